@@ -1,0 +1,1 @@
+"""Deployment artifacts of the generator: SavedModel, TFLite and ONNX."""

@@ -1,0 +1,38 @@
+"""A SavedModel of the generator with named serving signatures."""
+
+import keras
+import tensorflow as tf
+
+from c2fdan_tf.face_template import IMAGE_SIZE
+
+# Serving outputs: the final blend I_f,r, the mask M and the coarse blend I_c,r.
+SERVING_OUTPUTS = {"completed": "completed", "mask": "mask", "coarse": "coarse_completed"}
+
+
+def save_serving_model(generator, directory, batch_size=None):
+    """Writes a SavedModel with signatures `serving_default` and `serving_uint8`.
+
+    Input `image` (N, 112, 112, 3), float32 in [0, 1] or uint8 raw pixels;
+    outputs `completed`, `mask`, `coarse` (float32). `batch_size=1` fixes the
+    batch, as the TFLite artifacts want. Keras' ExportArchive tracks the Keras 3
+    variables, which a plain tf.Module does not.
+    """
+    shape = (batch_size, IMAGE_SIZE, IMAGE_SIZE, 3)
+
+    def serve_float(image):
+        outputs = generator(image, training=False)
+        return {name: outputs[key] for name, key in SERVING_OUTPUTS.items()}
+
+    def serve_uint8(image):
+        return serve_float(tf.cast(image, tf.float32) / 255.0)
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint(
+        "serving_default", serve_float, [tf.TensorSpec(shape, tf.float32, name="image")]
+    )
+    archive.add_endpoint(
+        "serving_uint8", serve_uint8, [tf.TensorSpec(shape, tf.uint8, name="image")]
+    )
+    archive.write_out(str(directory), verbose=False)
+    return directory
