@@ -23,3 +23,7 @@ REGION_BOXES = {
     "nose": (58, 42),
     "mouth": (78, 42),
 }
+
+# The face as an ellipse (centre y, centre x, radius y, radius x) in pixels: used to
+# place "outside" occlusions and by the synthetic faces [decision].
+FACE_ELLIPSE = (62.0, 56.0, 50.0, 38.0)

@@ -1,0 +1,206 @@
+"""Reading the user's face images: any common format to RGB 112x112 uint8.
+
+Handles grayscale, palette, RGBA/LA (composited on white), 16-bit, CMYK, EXIF
+rotation and animated files (first frame). Images that are not 112x112 are
+centre-cropped to a square and resized, with one warning per folder that faces
+must be aligned to the template. Unreadable files (corrupt, truncated, empty,
+not an image, too large) raise `ImageReadError` naming the file and the problem,
+so callers can skip and report them instead of crashing.
+"""
+
+import dataclasses
+import logging
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from c2fdan_tf.face_template import IMAGE_SIZE
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+# Refuse decoding above this many pixels (a 10k x 10k photo); JPEGs are decoded
+# at reduced size first, so they rarely get near it.
+MAX_PIXELS = 100_000_000
+
+logger = logging.getLogger(__name__)
+
+
+class ImageReadError(ValueError):
+    """A file that cannot be used as a face image."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def _to_rgb(image):
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit (or 32-bit integer) grey: scale the full 16-bit range to 8 bits.
+        values = np.asarray(image, np.float64) / 257.0
+        return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8)).convert("RGB")
+    if mode == "F":
+        values = np.asarray(image, np.float64)
+        values = values * 255.0 if values.max() <= 1.0 else values
+        return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8)).convert("RGB")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def read_face_image(path, size=IMAGE_SIZE):
+    """Returns `(uint8 array (size, size, 3), resized)`; raises ImageReadError."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageReadError(path, "empty file (0 bytes)")
+        with warnings.catch_warnings():
+            # Pillow's bomb warning is superseded by the MAX_PIXELS check below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            if image.format == "JPEG":
+                image.draft("RGB", (size, size))  # decode at reduced scale: fast, small
+            elif width * height > MAX_PIXELS:
+                raise ImageReadError(
+                    path, f"image too large ({width}x{height} = {width * height / 1e6:.0f} MP, "
+                    f"limit {MAX_PIXELS / 1e6:.0f} MP)")
+            image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            rgb = _to_rgb(image)
+    except ImageReadError:
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image or unsupported format") from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(path, f"image too large ({error})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(path, f"corrupt or truncated image ({error})") from None
+    resized = rgb.size != (size, size)
+    if resized:
+        side = min(rgb.size)
+        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+        rgb = rgb.crop((left, top, left + side, top + side)).resize(
+            (size, size), Image.Resampling.LANCZOS
+        )
+    return np.asarray(rgb, np.uint8), resized
+
+
+@dataclasses.dataclass
+class FolderListing:
+    """Image files of a folder with identity labels.
+
+    layout "identity": one sub-folder per identity (VGGFace2 / CASIA), labels
+    0..K-1 in sorted folder order. layout "flat": images directly in the folder
+    (CelebA), label -1 (identity unknown).
+    """
+
+    root: Path
+    layout: str
+    paths: list
+    labels: np.ndarray
+    identities: list
+
+    @property
+    def num_identities(self):
+        return len(self.identities)
+
+    def __len__(self):
+        return len(self.paths)
+
+
+def _is_image_file(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
+def scan_image_folder(root):
+    """Lists a folder of aligned faces; raises ValueError if missing or empty."""
+    root = Path(root)
+    if not root.exists():
+        raise ValueError(f"Data folder {root} does not exist.")
+    if not root.is_dir():
+        raise ValueError(f"Data path {root} is not a folder.")
+    entries = sorted(os.scandir(root), key=lambda e: e.name)
+    subdirs = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+    loose = [e for e in entries if e.is_file() and _is_image_file(e.name)]
+    paths, labels, identities = [], [], []
+    for subdir in subdirs:
+        files = sorted(
+            str(Path(dirpath) / name)
+            for dirpath, _, names in os.walk(subdir.path)
+            for name in names
+            if _is_image_file(name)
+        )
+        if files:
+            labels += [len(identities)] * len(files)
+            identities.append(subdir.name)
+            paths += files
+    if identities:
+        if loose:
+            logger.warning(
+                "%s: %d image files lie beside the identity folders and are ignored.", root, len(loose)
+            )
+        return FolderListing(root, "identity", paths, np.array(labels, np.int32), identities)
+    if loose:
+        paths = [e.path for e in loose]
+        return FolderListing(root, "flat", paths, np.full(len(paths), -1, np.int32), [])
+    raise ValueError(
+        f"Data folder {root} contains no images ({', '.join(IMAGE_EXTENSIONS)}), "
+        "neither directly nor in identity sub-folders."
+    )
+
+
+class ReadReport:
+    """Thread-safe record of skipped files and resized images during reading."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.bad_files = {}  # path -> reason
+        self.resized = 0
+
+    def record_bad(self, error):
+        with self._lock:
+            first = error.path not in self.bad_files
+            self.bad_files[error.path] = error.reason
+        if first:
+            logger.warning("Skipping unreadable image %s", error)
+
+    def record_resized(self, path):
+        with self._lock:
+            self.resized += 1
+            first = self.resized == 1
+        if first:
+            logger.warning(
+                "%s is not %dx%d and was resized; faces must be aligned to the 112x112 "
+                "template for C2FDAN (later resizes are counted, not logged).",
+                path, IMAGE_SIZE, IMAGE_SIZE)
+
+    def summary(self):
+        lines = []
+        if self.bad_files:
+            lines.append(f"{len(self.bad_files)} unreadable file(s) skipped:")
+            lines += [f"  {path}: {reason}" for path, reason in sorted(self.bad_files.items())]
+        if self.resized:
+            lines.append(f"{self.resized} image(s) were not {IMAGE_SIZE}x{IMAGE_SIZE} and were resized.")
+        return "\n".join(lines)
+
+    def read(self, path):
+        """read_face_image that records instead of raising: (image or None)."""
+        try:
+            image, resized = read_face_image(path)
+        except ImageReadError as error:
+            self.record_bad(error)
+            return None
+        if resized:
+            self.record_resized(path)
+        return image

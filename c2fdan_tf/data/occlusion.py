@@ -1,0 +1,273 @@
+"""Occlusion synthesis (paper Sec. III-A, IV-A): rectangles and text in any colour.
+
+`I = (1 - M_gt) * I_gt + M_gt * c` (Eq. 1) with a binary mask M_gt (1 = occluded)
+and a uniformly random RGB colour c.
+
+- Rectangles: aspect ratio (width / height) in [0.5, 2], size = area ratio `a`
+  of the 112x112 image (snapped to whole pixels, so the unclipped area is within
+  a few percent of `a`).
+- Text: one word of a word list, size = height ratio `h`: the word's ink box is
+  `h * 112` pixels tall, whatever its length; it may run past the face.
+- Training: `a ~ U[0.01, 0.15]`, `h ~ U[0.05, 0.5]`, random form, colour and
+  position (centre anywhere in the image), plus a horizontal flip of the face.
+- Benchmark: forms x sizes x positions (mouth, nose, eyes, outside), every value
+  a function of (seed, image id, condition) only.
+
+Everything runs as TensorFlow graph ops on a whole batch: no per-sample Python.
+Randomness is counter-based (`counter_random`), so a seed gives bit-identical
+occlusions on every run and machine. This module knows nothing of the model.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from c2fdan_tf.data import counter_random
+from c2fdan_tf.data.text_glyphs import build_glyph_bank, load_words
+from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE, LANDMARKS
+
+FORMS = ("rectangle", "text")
+RECTANGLE, TEXT = 0, 1
+POSITIONS = ("mouth", "nose", "eyes", "outside")
+MOUTH, NOSE, EYES, OUTSIDE = 0, 1, 2, 3
+RANDOM_POSITION = -1
+BENCHMARK_SIZES = {"rectangle": (0.05, 0.10, 0.15), "text": (0.1, 0.3, 0.5)}
+TRAINING_SIZE_RANGES = {"rectangle": (0.01, 0.15), "text": (0.05, 0.5)}
+ASPECT_RANGE = (0.5, 2.0)
+
+# Random streams: one per quantity, so quantities never share random numbers.
+_S_FORM, _S_SIZE, _S_ASPECT, _S_WORD, _S_FLIP, _S_EYE = range(6)
+_S_COLOR = 10  # 10, 11, 12
+_S_JITTER = 20  # 20, 21
+_S_CANDIDATE = 30  # 30 .. 30 + 2 * _OUTSIDE_CANDIDATES
+_OUTSIDE_CANDIDATES = 24
+# Benchmark centres are jittered by up to this many pixels around the landmark.
+_JITTER = {MOUTH: 3.0, NOSE: 3.0, EYES: 2.0}
+# "Outside": the occluder's centre lies outside the face ellipse and a rectangle
+# does not reach the inner face (the ellipse scaled by this factor).
+INNER_FACE_SCALE = 0.6
+
+
+def benchmark_conditions():
+    """All (form, size, position) conditions of the benchmark, in a fixed order."""
+    return [
+        (form, size, position)
+        for form in FORMS
+        for size in BENCHMARK_SIZES[form]
+        for position in POSITIONS
+    ]
+
+
+def _mean_landmark(*names):
+    ys = [LANDMARKS[n][1] for n in names]
+    xs = [LANDMARKS[n][0] for n in names]
+    return float(np.mean(ys)), float(np.mean(xs))
+
+
+_ANCHORS = {
+    MOUTH: _mean_landmark("left_mouth", "right_mouth"),
+    NOSE: _mean_landmark("nose"),
+    "left_eye": _mean_landmark("left_eye"),
+    "right_eye": _mean_landmark("right_eye"),
+}
+
+
+def _ellipse_radius2(y, x, scale=1.0):
+    """Squared normalised distance to the face ellipse's centre (1 = on it)."""
+    cy, cx, ry, rx = FACE_ELLIPSE
+    return ((y - cy) / (ry * scale)) ** 2 + ((x - cx) / (rx * scale)) ** 2
+
+
+class OcclusionSynthesizer:
+    """Samples occlusion parameters and renders masks, for whole batches in graph.
+
+    Args:
+        words: list of words for text occlusions, or None for the 2048-word
+            BIP-39 English list; `word_list_path` reads them from a file.
+    """
+
+    def __init__(self, words=None, word_list_path=None):
+        if words is None:
+            words = load_words(word_list_path)
+        self.bank = build_glyph_bank(tuple(words))
+        self._flat = tf.constant(self.bank.flat)
+        self._offsets = tf.constant(self.bank.offsets)
+        self._widths = tf.constant(self.bank.widths)
+        self._aspect = tf.constant(self.bank.aspect, tf.float32)
+
+    @property
+    def num_words(self):
+        return len(self.bank.words)
+
+    # ------------------------------------------------------------------ parameters
+
+    def training_parameters(self, seed, ids):
+        """Random form, size, aspect, word, colour, position and flip per id."""
+        ids = tf.convert_to_tensor(ids, tf.int64)
+        form = counter_random.randint(seed, _S_FORM, ids, 2)
+        rect_lo, rect_hi = TRAINING_SIZE_RANGES["rectangle"]
+        text_lo, text_hi = TRAINING_SIZE_RANGES["text"]
+        unit = counter_random.uniform(seed, _S_SIZE, ids)
+        size = tf.where(
+            form == RECTANGLE, rect_lo + (rect_hi - rect_lo) * unit, text_lo + (text_hi - text_lo) * unit
+        )
+        position = tf.fill(tf.shape(ids), RANDOM_POSITION)
+        params = self._shape_parameters(seed, ids, form, size, position)
+        params["flip"] = counter_random.uniform(seed, _S_FLIP, ids) < 0.5
+        return params
+
+    def benchmark_parameters(self, seed, ids, form, size, position):
+        """Parameters for given conditions (per-id tensors of form, size, position)."""
+        ids = tf.convert_to_tensor(ids, tf.int64)
+        form = tf.cast(tf.broadcast_to(form, tf.shape(ids)), tf.int32)
+        size = tf.cast(tf.broadcast_to(size, tf.shape(ids)), tf.float32)
+        position = tf.cast(tf.broadcast_to(position, tf.shape(ids)), tf.int32)
+        params = self._shape_parameters(seed, ids, form, size, position)
+        params["flip"] = tf.zeros(tf.shape(ids), tf.bool)
+        return params
+
+    def _shape_parameters(self, seed, ids, form, size, position):
+        area = size * IMAGE_SIZE**2
+        aspect = counter_random.uniform(seed, _S_ASPECT, ids, *ASPECT_RANGE)
+        # Snap to whole pixels, keeping the area and the aspect range.
+        rect_h = tf.maximum(1.0, tf.round(tf.sqrt(area / aspect)))
+        rect_w = tf.clip_by_value(
+            tf.round(area / rect_h), tf.math.ceil(ASPECT_RANGE[0] * rect_h), tf.floor(ASPECT_RANGE[1] * rect_h)
+        )
+        word = counter_random.randint(seed, _S_WORD, ids, self.num_words)
+        text_h = size * IMAGE_SIZE
+        text_w = text_h * tf.gather(self._aspect, word)
+        is_rect = form == RECTANGLE
+        extent_h = tf.where(is_rect, rect_h, text_h)
+        extent_w = tf.where(is_rect, rect_w, text_w)
+        center_y, center_x = self._centers(seed, ids, position, is_rect, extent_h, extent_w)
+        color = tf.stack(
+            [counter_random.uniform(seed, _S_COLOR + c, ids) for c in range(3)], axis=-1
+        )
+        return {
+            "form": form,
+            "size": size,
+            "position": position,
+            "center_y": center_y,
+            "center_x": center_x,
+            "rect_height": rect_h,
+            "rect_width": rect_w,
+            "word": word,
+            "color": color,
+        }
+
+    def _centers(self, seed, ids, position, is_rect, extent_h, extent_w):
+        jitter_y = counter_random.uniform(seed, _S_JITTER, ids, -1.0, 1.0)
+        jitter_x = counter_random.uniform(seed, _S_JITTER + 1, ids, -1.0, 1.0)
+        right_eye = counter_random.uniform(seed, _S_EYE, ids) < 0.5
+        eye_y = tf.where(right_eye, _ANCHORS["right_eye"][0], _ANCHORS["left_eye"][0])
+        eye_x = tf.where(right_eye, _ANCHORS["right_eye"][1], _ANCHORS["left_eye"][1])
+        outside_y, outside_x = self._outside_centers(seed, ids, is_rect, extent_h, extent_w)
+        random_y = counter_random.uniform(seed, _S_CANDIDATE, ids, 0.0, IMAGE_SIZE)
+        random_x = counter_random.uniform(seed, _S_CANDIDATE + 1, ids, 0.0, IMAGE_SIZE)
+
+        def pick(mouth, nose, eyes, outside, random):
+            return tf.where(
+                position == MOUTH, mouth,
+                tf.where(position == NOSE, nose,
+                         tf.where(position == EYES, eyes,
+                                  tf.where(position == OUTSIDE, outside, random))))
+
+        center_y = pick(
+            _ANCHORS[MOUTH][0] + _JITTER[MOUTH] * jitter_y,
+            _ANCHORS[NOSE][0] + _JITTER[NOSE] * jitter_y,
+            eye_y + _JITTER[EYES] * jitter_y,
+            outside_y,
+            random_y,
+        )
+        center_x = pick(
+            _ANCHORS[MOUTH][1] + _JITTER[MOUTH] * jitter_x,
+            _ANCHORS[NOSE][1] + _JITTER[NOSE] * jitter_x,
+            eye_x + _JITTER[EYES] * jitter_x,
+            outside_x,
+            random_x,
+        )
+        return center_y, center_x
+
+    def _outside_centers(self, seed, ids, is_rect, extent_h, extent_w):
+        """First of several candidate centres outside the face (rejection sampling)."""
+        ys = tf.stack(
+            [counter_random.uniform(seed, _S_CANDIDATE + 2 * k, ids, 0.0, IMAGE_SIZE)
+             for k in range(_OUTSIDE_CANDIDATES)], axis=-1)
+        xs = tf.stack(
+            [counter_random.uniform(seed, _S_CANDIDATE + 2 * k + 1, ids, 0.0, IMAGE_SIZE)
+             for k in range(_OUTSIDE_CANDIDATES)], axis=-1)
+        outside = _ellipse_radius2(ys, xs) > 1.0
+        # The rectangle's point nearest the face centre stays out of the inner face.
+        cy, cx = FACE_ELLIPSE[0], FACE_ELLIPSE[1]
+        half_h, half_w = extent_h[:, None] / 2.0, extent_w[:, None] / 2.0
+        near_y = tf.clip_by_value(tf.fill(tf.shape(ys), cy), ys - half_h, ys + half_h)
+        near_x = tf.clip_by_value(tf.fill(tf.shape(xs), cx), xs - half_w, xs + half_w)
+        clear = _ellipse_radius2(near_y, near_x, INNER_FACE_SCALE) > 1.0
+        ok = tf.logical_and(outside, tf.logical_or(~is_rect[:, None], clear))
+        # Fallback, if no candidate qualifies: the top-left corner.
+        ok = tf.concat([ok, tf.ones_like(ok[:, :1])], axis=-1)
+        ys = tf.concat([ys, tf.fill(tf.shape(ys[:, :1]), 0.0)], axis=-1)
+        xs = tf.concat([xs, tf.fill(tf.shape(xs[:, :1]), 0.0)], axis=-1)
+        first = tf.argmax(tf.cast(ok, tf.int32), axis=-1, output_type=tf.int32)
+        return (tf.gather(ys, first, batch_dims=1), tf.gather(xs, first, batch_dims=1))
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_masks(self, params):
+        """Binary masks `(B, 112, 112, 1)` float32 for a batch of parameters."""
+        rows = tf.range(IMAGE_SIZE, dtype=tf.float32)[None, :, None] + 0.5
+        cols = tf.range(IMAGE_SIZE, dtype=tf.float32)[None, None, :] + 0.5
+        cy = params["center_y"][:, None, None]
+        cx = params["center_x"][:, None, None]
+
+        # Rectangles on whole pixels: top/left rounded, size already integral.
+        top = tf.round(cy - params["rect_height"][:, None, None] / 2.0)
+        left = tf.round(cx - params["rect_width"][:, None, None] / 2.0)
+        rect = tf.logical_and(
+            tf.logical_and(rows >= top, rows < top + params["rect_height"][:, None, None]),
+            tf.logical_and(cols >= left, cols < left + params["rect_width"][:, None, None]),
+        )
+        text = self._text_masks(params, rows, cols)
+        is_rect = (params["form"] == RECTANGLE)[:, None, None]
+        return tf.cast(tf.where(is_rect, rect, text), tf.float32)[..., None]
+
+    def _text_masks(self, params, rows, cols):
+        word = params["word"]
+        text_h = (params["size"] * IMAGE_SIZE)[:, None, None]
+        # The smallest mip level still at least as tall as the text (exact comparisons,
+        # no transcendental functions: identical on every machine).
+        taller = tf.cast(self.bank.heights[1:], tf.float32)[None, :] >= (params["size"] * IMAGE_SIZE)[:, None]
+        level = tf.reduce_sum(tf.cast(taller, tf.int32), axis=-1)
+        level_h = tf.cast(tf.gather(self.bank.heights, level), tf.float32)[:, None, None]
+        index = tf.stack([level, word], axis=-1)
+        glyph_w = tf.gather_nd(self._widths, index)[:, None, None]
+        offset = tf.gather_nd(self._offsets, index)[:, None, None]
+        text_w = text_h * tf.gather(self._aspect, word)[:, None, None]
+        u = (rows - (params["center_y"][:, None, None] - text_h / 2.0)) / text_h
+        v = (cols - (params["center_x"][:, None, None] - text_w / 2.0)) / text_w
+        inside = (u >= 0.0) & (u < 1.0) & (v >= 0.0) & (v < 1.0)
+        gy = tf.cast(tf.floor(tf.clip_by_value(u, 0.0, 0.9999) * level_h), tf.int64)
+        gx = tf.cast(
+            tf.floor(tf.clip_by_value(v, 0.0, 0.9999) * tf.cast(glyph_w, tf.float32)), tf.int64
+        )
+        coverage = tf.gather(self._flat, offset + gy * tf.cast(glyph_w, tf.int64) + gx)
+        return tf.logical_and(inside, coverage >= 128)
+
+    # ------------------------------------------------------------------ Eq. 1
+
+    def occlude(self, faces, params):
+        """Flips the faces where `params["flip"]`, then applies Eq. 1.
+
+        The face is flipped, not the occlusion: text stays readable. Faces are
+        uint8 or float in [0, 1]; returns float32 "occluded", "mask" (M_gt,
+        `(B, 112, 112, 1)`) and "ground_truth" (the possibly flipped face).
+        """
+        if faces.dtype == tf.uint8:
+            faces = tf.cast(faces, tf.float32) / 255.0
+        faces = tf.cast(faces, tf.float32)
+        flip = params["flip"][:, None, None, None]
+        faces = tf.where(flip, tf.reverse(faces, axis=[2]), faces)
+        mask = self.render_masks(params)
+        color = params["color"][:, None, None, :]
+        occluded = (1.0 - mask) * faces + mask * color  # Eq. 1
+        return {"occluded": occluded, "mask": mask, "ground_truth": faces}

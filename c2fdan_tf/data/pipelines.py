@@ -1,0 +1,111 @@
+"""tf.data pipelines: occluded training batches and the deterministic benchmark.
+
+Elements are dicts of batched tensors:
+    occluded (B, 112, 112, 3) float32 in [0, 1]   the network's input I
+    mask (B, 112, 112, 1) float32 in {0, 1}        M_gt, 1 = occluded
+    ground_truth (B, 112, 112, 3) float32          I_gt
+    label (B,) int32                               identity (-1 if unknown)
+    form, size, position, color, word              occlusion metadata
+The benchmark adds image_index and condition (index into `benchmark_conditions()`).
+"""
+
+import tensorflow as tf
+
+from c2fdan_tf.data.occlusion import FORMS, POSITIONS, benchmark_conditions
+
+METADATA_KEYS = ("form", "size", "position", "color", "word")
+
+
+def _example(synthesizer, faces, labels, params):
+    example = synthesizer.occlude(faces, params)
+    example["label"] = labels
+    example.update({key: params[key] for key in METADATA_KEYS})
+    return example
+
+
+def training_dataset(
+    source, synthesizer, batch_size, seed=0, shuffle_buffer=8192, input_context=None, repeat=True
+):
+    """Shuffled, occluded, flipped training batches, forever (or one pass).
+
+    Occlusions depend on (seed, element number): a fresh occlusion for every
+    image in every epoch, reproducible, and independent of parallelism. Under
+    `tf.distribute`, pass the `input_context` of `distribute_datasets_from_function`
+    and the per-replica batch size; each pipeline reads its own shard.
+    """
+    pipeline = 0 if input_context is None else input_context.input_pipeline_id
+    pipelines = 1 if input_context is None else input_context.num_input_pipelines
+    faces = source.dataset(input_context)
+    faces = faces.shuffle(shuffle_buffer, seed=seed + pipeline, reshuffle_each_iteration=True)
+    if repeat:
+        faces = faces.repeat()
+    faces = faces.batch(batch_size, drop_remainder=True)
+    batches = tf.data.Dataset.zip((tf.data.Dataset.counter(), faces))
+
+    def occlude(batch_number, batch):
+        first = (batch_number * batch_size) * pipelines + pipeline
+        ids = first + tf.range(batch_size, dtype=tf.int64) * pipelines
+        params = synthesizer.training_parameters(seed, ids)
+        return _example(synthesizer, batch["image"], batch["label"], params)
+
+    batches = batches.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def benchmark_dataset(source, synthesizer, seed=0, batch_size=64, conditions=None, max_images=None):
+    """Every image under every benchmark condition, in a fixed order.
+
+    The occlusion of (image i, condition c) depends only on (seed, i, c): the
+    set is identical on every run. Conditions default to all forms x sizes x
+    positions; pass a subset as (form, size, position) name tuples.
+    """
+    conditions = conditions or benchmark_conditions()
+    forms = tf.constant([FORMS.index(f) for f, _, _ in conditions], tf.int32)
+    sizes = tf.constant([s for _, s, _ in conditions], tf.float32)
+    positions = tf.constant([POSITIONS.index(p) for _, _, p in conditions], tf.int32)
+    num_conditions = len(conditions)
+    faces = source.dataset()
+    if max_images is not None:
+        faces = faces.take(max_images)
+    faces = faces.enumerate()
+
+    def expand(index, face):
+        repeat = lambda x: tf.repeat(x[None], num_conditions, axis=0)  # noqa: E731
+        return tf.data.Dataset.from_tensor_slices(
+            {
+                "image": repeat(face["image"]),
+                "label": repeat(face["label"]),
+                "image_index": repeat(index),
+                "condition": tf.range(num_conditions, dtype=tf.int32),
+            }
+        )
+
+    pairs = faces.flat_map(expand).batch(batch_size)
+
+    def occlude(batch):
+        condition = batch["condition"]
+        ids = batch["image_index"] * 1000 + tf.cast(condition, tf.int64)
+        params = synthesizer.benchmark_parameters(
+            seed, ids, tf.gather(forms, condition), tf.gather(sizes, condition), tf.gather(positions, condition)
+        )
+        example = _example(synthesizer, batch["image"], batch["label"], params)
+        example["image_index"] = batch["image_index"]
+        example["condition"] = condition
+        return example
+
+    return pairs.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+
+
+def distributed_training_dataset(strategy, source, synthesizer, global_batch_size, seed=0, **options):
+    """`training_dataset` split across the replicas of a tf.distribute strategy."""
+    if global_batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"Global batch size {global_batch_size} is not divisible by "
+            f"{strategy.num_replicas_in_sync} replicas."
+        )
+
+    def dataset_fn(input_context):
+        per_replica = input_context.get_per_replica_batch_size(global_batch_size)
+        return training_dataset(source, synthesizer, per_replica, seed, input_context=input_context, **options)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)

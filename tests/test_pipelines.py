@@ -1,0 +1,117 @@
+"""tf.data pipelines and TFRecord conversion."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2fdan_tf.data.face_sources import InMemoryFaces, TFRecordFaces, open_face_source, render_synthetic_split
+from c2fdan_tf.data.image_files import read_face_image
+from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer, benchmark_conditions
+from c2fdan_tf.data.pipelines import benchmark_dataset, training_dataset
+from c2fdan_tf.data.tfrecords import write_tfrecords
+from tests.test_image_files import BAD, GOOD, write_fixture_folder
+
+
+@pytest.fixture(scope="module")
+def synthesizer():
+    return OcclusionSynthesizer()
+
+
+@pytest.fixture(scope="module")
+def source():
+    faces, labels = render_synthetic_split(0, "train", 6, 4)
+    return InMemoryFaces(faces, labels)
+
+
+def test_training_batches_have_the_documented_structure(source, synthesizer):
+    batch = next(iter(training_dataset(source, synthesizer, 8, seed=1)))
+    assert batch["occluded"].shape == (8, 112, 112, 3) and batch["occluded"].dtype == tf.float32
+    assert batch["mask"].shape == (8, 112, 112, 1)
+    assert batch["ground_truth"].shape == (8, 112, 112, 3)
+    assert batch["label"].dtype == tf.int32 and batch["color"].shape == (8, 3)
+    assert set(np.unique(batch["mask"].numpy())) <= {0.0, 1.0}
+    # Ground truths are the source faces (possibly mirrored).
+    faces = source.images.astype(np.float32) / 255.0
+    for truth in batch["ground_truth"].numpy():
+        assert any(np.array_equal(truth, f) or np.array_equal(truth, f[:, ::-1]) for f in faces)
+
+
+def test_training_pipeline_is_reproducible_and_occlusions_change_every_epoch(source, synthesizer):
+    def first_batches(seed, n):
+        return [b["occluded"].numpy() for b in training_dataset(source, synthesizer, 6, seed=seed).take(n)]
+
+    a, b = first_batches(3, 8), first_batches(3, 8)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], first_batches(4, 1)[0])
+    # 24 faces, batch 6: batches 0 and 4 hold the same faces in the 1st and 2nd epoch
+    # (shuffled), with new occlusions.
+    masks = [b["mask"].numpy() for b in training_dataset(source, synthesizer, 24, seed=3).take(2)]
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_input_pipeline_shards_are_disjoint_and_complete(source, synthesizer):
+    seen = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        faces = source.dataset(context)
+        seen.append({hash(e["image"].numpy().tobytes()) for e in faces})
+    assert not (seen[0] & seen[1]) and len(seen[0] | seen[1]) == len(source)
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
+    batch = next(iter(training_dataset(source, synthesizer, 4, seed=0, input_context=context)))
+    assert batch["occluded"].shape[0] == 4
+
+
+def test_benchmark_set_covers_every_condition_deterministically(source, synthesizer):
+    def collect():
+        return [b for b in benchmark_dataset(source, synthesizer, seed=5, batch_size=20, max_images=3)]
+
+    first, second = collect(), collect()
+    for a, b in zip(first, second):
+        for key in a:
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    merged = {k: np.concatenate([b[k].numpy() for b in first]) for k in first[0]}
+    conditions = benchmark_conditions()
+    assert len(merged["condition"]) == 3 * len(conditions)
+    pairs = set(zip(merged["image_index"].tolist(), merged["condition"].tolist()))
+    assert pairs == {(i, c) for i in range(3) for c in range(len(conditions))}
+    for c, (form, size, position) in enumerate(conditions):
+        rows = merged["condition"] == c
+        assert np.all(merged["form"][rows] == FORMS.index(form))
+        assert np.allclose(merged["size"][rows], size)
+        assert np.all(merged["position"][rows] == POSITIONS.index(position))
+    faces = source.images[:3].astype(np.float32) / 255.0
+    np.testing.assert_array_equal(merged["ground_truth"], faces[merged["image_index"]])  # never flipped
+
+
+def test_tfrecords_round_trip_with_bad_files_listed(tmp_path):
+    folder = tmp_path / "faces"
+    write_fixture_folder(folder)
+    out = tmp_path / "records"
+    index = write_tfrecords(folder, out, num_shards=4)
+    assert index["num_images"] == len(GOOD) and index["num_identities"] == 2
+    assert {p.split("faces/")[-1] for p in index["bad_files"]} == set(BAD)
+    assert sorted(p.name for p in out.iterdir()) == sorted(index["shards"] + ["index.json"])
+    assert json.loads((out / "index.json").read_text())["resized"] == 1
+    source = open_face_source(str(out))
+    assert isinstance(source, TFRecordFaces) and len(source) == len(GOOD)
+    read_back = {(e["image"].numpy().tobytes(), int(e["label"])) for e in source.dataset()}
+    expected = {
+        (read_face_image(folder / name)[0].tobytes(), 0 if name.startswith("alice") else 1) for name in GOOD
+    }
+    assert read_back == expected  # PNG is lossless
+
+
+def test_tfrecords_command_reports_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "c2fdan_tf.data.tfrecords", f"--input={tmp_path / 'nope'}",
+         f"--output={tmp_path / 'out'}"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Data folder")
+    assert "Traceback" not in result.stderr
