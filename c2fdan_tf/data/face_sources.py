@@ -153,6 +153,34 @@ class TFRecordFaces:
         return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+class HeldOutSplit:
+    """Every `every`-th face of a source (validation=True) or all the others.
+
+    With identities stored together, every identity keeps most of its images
+    for training and lends a few to validation."""
+
+    def __init__(self, source, every, validation):
+        if every < 2:
+            raise ValueError(f"holdout_every must be at least 2, got {every}.")
+        self.source, self.every, self.validation = source, every, validation
+        self.name = f"{source.name}[{'validation' if validation else 'train'}]"
+
+    def __len__(self):
+        total = len(self.source)
+        held_out = -(-total // self.every)
+        return held_out if self.validation else total - held_out
+
+    @property
+    def num_identities(self):
+        return self.source.num_identities
+
+    def dataset(self, input_context=None):
+        every, validation = self.every, self.validation
+        data = self.source.dataset().enumerate()
+        data = data.filter(lambda i, e: tf.equal(tf.math.floormod(i, every) == 0, validation))
+        return _shard(data.map(lambda i, e: e), input_context)
+
+
 # ---------------------------------------------------------------- synthetic faces
 
 

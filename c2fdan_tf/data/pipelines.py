@@ -11,6 +11,7 @@ The benchmark adds image_index and condition (index into `benchmark_conditions()
 
 import tensorflow as tf
 
+from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occlusion import FORMS, POSITIONS, benchmark_conditions
 
 METADATA_KEYS = ("form", "size", "position", "color", "word")
@@ -24,23 +25,34 @@ def _example(synthesizer, faces, labels, params):
 
 
 def training_dataset(
-    source, synthesizer, batch_size, seed=0, shuffle_buffer=8192, input_context=None, repeat=True
+    source,
+    synthesizer,
+    batch_size,
+    seed=0,
+    shuffle_buffer=8192,
+    input_context=None,
+    repeat=True,
+    start_batch=0,
 ):
     """Shuffled, occluded, flipped training batches, forever (or one pass).
 
     Occlusions depend on (seed, element number): a fresh occlusion for every
-    image in every epoch, reproducible, and independent of parallelism. Under
-    `tf.distribute`, pass the `input_context` of `distribute_datasets_from_function`
-    and the per-replica batch size; each pipeline reads its own shard.
+    image in every epoch, reproducible, and independent of parallelism. A run
+    resumed at batch `start_batch` continues the element numbering (and reseeds
+    the shuffle) instead of replaying the first epoch. `shuffle_buffer=0` keeps
+    the source order (fixed validation sets). Under `tf.distribute`, pass the
+    `input_context` of `distribute_datasets_from_function` and the per-replica
+    batch size; each pipeline reads its own shard.
     """
     pipeline = 0 if input_context is None else input_context.input_pipeline_id
     pipelines = 1 if input_context is None else input_context.num_input_pipelines
     faces = source.dataset(input_context)
-    faces = faces.shuffle(shuffle_buffer, seed=seed + pipeline, reshuffle_each_iteration=True)
+    if shuffle_buffer:
+        faces = faces.shuffle(shuffle_buffer, seed=seed + pipeline + start_batch, reshuffle_each_iteration=True)
     if repeat:
         faces = faces.repeat()
     faces = faces.batch(batch_size, drop_remainder=True)
-    batches = tf.data.Dataset.zip((tf.data.Dataset.counter(), faces))
+    batches = tf.data.Dataset.zip((tf.data.Dataset.counter(start=start_batch), faces))
 
     def occlude(batch_number, batch):
         first = (batch_number * batch_size) * pipelines + pipeline
@@ -50,6 +62,41 @@ def training_dataset(
 
     batches = batches.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuffle_buffer=8192):
+    """(image float32 in [0, 1], label) batches for training a face recogniser.
+
+    Augmentation (graph ops, seeded per element): horizontal flip, a shift of up
+    to 4 pixels (reflect padding) and brightness/contrast jitter.
+    """
+    faces = source.dataset()
+    if shuffle_buffer:
+        faces = faces.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        faces = faces.repeat()
+    faces = tf.data.Dataset.zip((tf.data.Dataset.counter(), faces.batch(batch_size, drop_remainder=True)))
+
+    def prepare(batch_number, batch):
+        images = tf.cast(batch["image"], tf.float32) / 255.0
+        if augment:
+            ids = batch_number * batch_size + tf.range(batch_size, dtype=tf.int64)
+            flip = counter_random.uniform(seed, 100, ids) < 0.5
+            images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+            padded = tf.pad(images, [[0, 0], [4, 4], [4, 4], [0, 0]], mode="REFLECT")
+            dy = counter_random.randint(seed, 101, ids, 9)
+            dx = counter_random.randint(seed, 102, ids, 9)
+            rows = dy[:, None] + tf.range(images.shape[1])[None, :]
+            cols = dx[:, None] + tf.range(images.shape[2])[None, :]
+            images = tf.gather(padded, rows, axis=1, batch_dims=1)
+            images = tf.gather(images, cols, axis=2, batch_dims=1)
+            brightness = counter_random.uniform(seed, 103, ids, -0.1, 0.1)[:, None, None, None]
+            contrast = counter_random.uniform(seed, 104, ids, 0.8, 1.2)[:, None, None, None]
+            mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+            images = tf.clip_by_value((images - mean) * contrast + mean + brightness, 0.0, 1.0)
+        return images, batch["label"]
+
+    return faces.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def benchmark_dataset(source, synthesizer, seed=0, batch_size=64, conditions=None, max_images=None):

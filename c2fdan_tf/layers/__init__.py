@@ -3,6 +3,13 @@
 from c2fdan_tf.layers.dense_multi_scale_fusion import DenseMultiScaleFusion
 from c2fdan_tf.layers.masked_blend import MaskedBlend
 from c2fdan_tf.layers.patch_cross_attention import PatchCrossAttention
+from c2fdan_tf.layers.region_crop import RegionCrop
 from c2fdan_tf.layers.self_attention import SelfAttention
 
-__all__ = ["DenseMultiScaleFusion", "MaskedBlend", "PatchCrossAttention", "SelfAttention"]
+__all__ = [
+    "DenseMultiScaleFusion",
+    "MaskedBlend",
+    "PatchCrossAttention",
+    "RegionCrop",
+    "SelfAttention",
+]

@@ -59,7 +59,8 @@ class PatchCrossAttention(keras.layers.Layer):
     source. The result replaces the value only inside the mask:
     Y = (1 - m) * V + m * Y_hat (Eq. 2 at feature level).
 
-    With the paper's hard argmax only V receives gradients; `mode="soft"`
+    With the paper's hard argmax only V receives gradients, so Q and K keep
+    their initial values (they are non-trainable in that mode); `mode="soft"`
     replaces the argmax by a softmax over `softmax_scale` * similarity
     (contextual attention), which also trains Q and K.
 
@@ -115,6 +116,11 @@ class PatchCrossAttention(keras.layers.Layer):
         self.query_conv = projection("query_conv")
         self.key_conv = projection("key_conv")
         self.value_conv = projection("value_conv")
+        if self.mode == "hard":
+            # The argmax passes no gradient to Q and K: they keep their initial
+            # values, so they are not trainable (and no optimizer tracks them).
+            self.query_conv.trainable = False
+            self.key_conv.trainable = False
 
     def _similarity(self, inputs, mask):
         """Cosine similarity R (N, queries, keys) and the key patches' validity."""

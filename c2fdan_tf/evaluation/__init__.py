@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the paper's recognition protocols, reports and plots."""

@@ -1,0 +1,90 @@
+"""Saving and loading `.keras` checkpoints with clear errors.
+
+Every problem (missing file, not a Keras archive, another kind of model, a
+width that does not match) raises `CheckpointError` with a one-line message
+naming the file and what is wrong. Saves go to a temporary name first and are
+renamed, so a crash never leaves a half-written checkpoint under the real name.
+"""
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+
+# Importing registers the classes for deserialisation.
+from c2fdan_tf.models import CoarseNetwork, FaceFeatureExtractor, Generator  # noqa: F401
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with the reason."""
+
+
+def save_model(model, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_model(path, expected=None, what="checkpoint"):
+    """Loads a `.keras` file (safe mode); `expected` is a class or tuple of classes."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{what} {path} does not exist.")
+    if path.is_dir():
+        raise CheckpointError(f"{what} {path} is a folder, not a .keras file.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{what} {path} is not a Keras .keras archive (corrupt or another format).")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many types for damaged archives
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{what} {path} cannot be loaded: {reason}") from None
+    if expected is not None and not isinstance(model, expected):
+        names = " or ".join(c.__name__ for c in (expected if isinstance(expected, tuple) else (expected,)))
+        raise CheckpointError(f"{what} {path} holds a {type(model).__name__}, expected a {names}.")
+    return model
+
+
+def load_generator(path):
+    """A Generator from a `.keras` checkpoint, computing in float32."""
+    saved = load_model(path, Generator, "generator checkpoint")
+    if saved.compute_dtype == "float32":
+        return saved
+    generator = Generator(**{k: v for k, v in saved.get_config().items() if k not in ("name", "trainable")})
+    generator.set_weights(saved.get_weights())
+    return generator
+
+
+def load_coarse_weights(generator, path):
+    """Copies the coarse network of a Generator or CoarseNetwork checkpoint into `generator`."""
+    saved = load_model(path, (Generator, CoarseNetwork), "--init_from checkpoint")
+    coarse = saved.coarse_network if isinstance(saved, Generator) else saved
+    if coarse.width != generator.width:
+        raise CheckpointError(
+            f"--init_from checkpoint {path} has width {coarse.width}, but this run has width "
+            f"{generator.width}; use the same --width."
+        )
+    generator.coarse_network.set_weights(coarse.get_weights())
+    return generator
+
+
+def load_extractor(path, image_size=112):
+    """A FaceFeatureExtractor checkpoint, checked for the 112x112 input."""
+    extractor = load_model(path, FaceFeatureExtractor, "extractor checkpoint")
+    shape = tuple(extractor.input_shape[1:])
+    if shape != (image_size, image_size, 3):
+        raise CheckpointError(f"extractor checkpoint {path} takes {shape} images, not ({image_size}, {image_size}, 3).")
+    return extractor

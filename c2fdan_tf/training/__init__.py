@@ -1,0 +1,1 @@
+"""Training: the C2FDAN GAN model, presets, callbacks and the stage runners."""

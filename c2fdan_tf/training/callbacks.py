@@ -1,0 +1,87 @@
+"""Callbacks of the training runs."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from c2fdan_tf.models.checkpoints import save_model
+
+
+def tensorboard_available():
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class SaveBestAndLast(keras.callbacks.Callback):
+    """Saves `model_to_save` as `<prefix>_last.keras` every epoch and as
+    `<prefix>_best.keras` when the monitored log value improves. The best value
+    is kept in `<prefix>_best.json`, so a resumed run compares against it."""
+
+    def __init__(self, model_to_save, directory, prefix, monitor, mode="max"):
+        super().__init__()
+        self.model_to_save = model_to_save
+        self.last_path = Path(directory) / f"{prefix}_last.keras"
+        self.best_path = Path(directory) / f"{prefix}_best.keras"
+        self.record_path = Path(directory) / f"{prefix}_best.json"
+        self.monitor, self.mode = monitor, mode
+        self.best = -math.inf if mode == "max" else math.inf
+        if self.record_path.exists() and self.best_path.exists():
+            self.best = json.loads(self.record_path.read_text())["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        save_model(self.model_to_save, self.last_path)
+        value = logs.get(self.monitor)
+        if value is None:
+            if not self.best_path.exists():
+                save_model(self.model_to_save, self.best_path)
+            return
+        better = value > self.best if self.mode == "max" else value < self.best
+        if better or not self.best_path.exists():
+            self.best = float(value)
+            save_model(self.model_to_save, self.best_path)
+            record = {"monitor": self.monitor, "value": self.best, "epoch": epoch + 1}
+            self.record_path.write_text(json.dumps(record))
+
+
+def completion_grid(generator_outputs, batch, coarse_only=False):
+    """uint8 rows of (occluded | predicted mask | coarse | final | ground truth)."""
+    occluded = batch["occluded"].numpy()
+    mask = np.repeat(generator_outputs["mask"].numpy(), 3, axis=-1)
+    coarse = generator_outputs["coarse_completed"].numpy()
+    final = coarse if coarse_only else generator_outputs["completed"].numpy()
+    truth = batch["ground_truth"].numpy()
+    rows = np.concatenate([occluded, mask, coarse, final, truth], axis=2)
+    return np.round(np.clip(np.concatenate(list(rows), axis=0), 0, 1) * 255).astype(np.uint8)
+
+
+class CompletionSamples(keras.callbacks.Callback):
+    """Every epoch, completes a fixed batch with the Generator and writes the grid
+    as a PNG (and as a TensorBoard image when TensorBoard is installed). In the
+    coarse stage (`coarse_only`) the "final" column repeats the coarse result."""
+
+    def __init__(self, generator, batch, directory, log_dir=None, coarse_only=False):
+        super().__init__()
+        self.generator, self.batch = generator, batch
+        self.directory = Path(directory)
+        self.log_dir = log_dir if log_dir and tensorboard_available() else None
+        self.coarse_only = coarse_only
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.generator(self.batch["occluded"], training=False)
+        grid = completion_grid(outputs, self.batch, self.coarse_only)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(self.directory / f"epoch_{epoch + 1:03d}.png")
+        if self.log_dir is not None:
+            import tensorflow as tf
+
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
+            with self._writer.as_default():
+                tf.summary.image("occluded|mask|coarse|final|truth", grid[None], step=epoch + 1)
+            self._writer.flush()

@@ -1,0 +1,320 @@
+"""The GAN training step, stages, resume, distribution and the train.py command."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2fdan_tf.data.face_sources import InMemoryFaces, render_synthetic_split
+from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.pipelines import training_dataset
+from c2fdan_tf.losses import LossWeights
+from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
+from c2fdan_tf.training.c2fdan import C2FDAN
+from c2fdan_tf.training.config import preset
+from c2fdan_tf.training.stages import run_stage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fixed_batch():
+    faces, labels = render_synthetic_split(0, "train", 4, 2)
+    batch = next(iter(training_dataset(InMemoryFaces(faces, labels), OcclusionSynthesizer(), 4)))
+    return {k: batch[k] for k in ("occluded", "mask", "ground_truth")}
+
+
+def build(stage, extractor=True, lr=2e-3, d_lr=None, g_lr=None):
+    keras.utils.set_random_seed(0)
+    generator = Generator(width=4)
+    kwargs = {}
+    if stage == "full":
+        kwargs["discriminators"] = Discriminators(4)
+        kwargs["feature_extractor"] = FaceFeatureExtractor(4, "resnet_v2_small", width=4) if extractor else None
+        kwargs["loss_weights"] = LossWeights() if extractor else LossWeights(perceptual=0, style=0)
+    model = C2FDAN(generator, stage, **kwargs)
+    g = lr if g_lr is None else g_lr
+    model.compile(
+        keras.optimizers.Adam(g),
+        pretrained_optimizer=keras.optimizers.Adam(g),
+        discriminator_optimizer=keras.optimizers.Adam(lr if d_lr is None else d_lr),
+    )
+    return model
+
+
+class PerStepLoss(keras.callbacks.Callback):
+    def __init__(self, key):
+        super().__init__()
+        self.key, self.values = key, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(float(logs[self.key]))
+
+
+@pytest.mark.parametrize("stage", ["coarse", "full"])
+def test_overfitting_one_batch_halves_the_generator_loss(fixed_batch, stage):
+    model = build(stage)
+    record = PerStepLoss("g_loss")
+    data = tf.data.Dataset.from_tensors(fixed_batch).repeat()
+    # One step per epoch: the logged value is that step's loss, not a running mean.
+    model.fit(data, epochs=50, steps_per_epoch=1, verbose=0, callbacks=[record], shuffle=False)
+    assert record.values[-1] <= 0.5 * record.values[0], (record.values[0], record.values[-1])
+
+
+def test_overfitting_one_batch_halves_the_extractor_loss(fixed_batch):
+    keras.utils.set_random_seed(0)
+    extractor = FaceFeatureExtractor(8, "resnet_v2_small", width=8)
+    images = keras.Input((112, 112, 3))
+    classifier = keras.Model(images, extractor(images)["logits"])
+    classifier.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.concatenate([fixed_batch["ground_truth"].numpy()] * 2)
+    history = classifier.fit(x, np.arange(8), epochs=50, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] <= 0.5 * history.history["loss"][0]
+
+
+def snapshot(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def test_generator_and_discriminator_updates_touch_only_their_own_weights(fixed_batch):
+    data = tf.data.Dataset.from_tensors(fixed_batch).repeat()
+    # Discriminator optimizer frozen (lr 0): a step changes the generator only.
+    model = build("full", d_lr=0.0)
+    groups = {
+        "coarse": model.generator.coarse_network.trainable_variables,
+        "fine": model.generator.fine_network.trainable_variables,
+        "discriminators": model.discriminators.trainable_variables,
+        "extractor": model.feature_extractor.variables,
+    }
+    before = {k: snapshot(v) for k, v in groups.items()}
+    model.fit(data, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+    moved = {k: changed(before[k], v) for k, v in groups.items()}
+    assert all(moved["coarse"]) and any(moved["fine"])
+    assert not any(moved["discriminators"]) and not any(moved["extractor"])
+    # Generator optimizers frozen: a step changes the discriminators only.
+    model = build("full", g_lr=0.0)
+    groups = {
+        "generator": model.generator.variables,
+        "discriminators": model.discriminators.trainable_variables,
+        "extractor": model.feature_extractor.variables,
+    }
+    before = {k: snapshot(v) for k, v in groups.items()}
+    model.fit(data, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+    moved = {k: changed(before[k], v) for k, v in groups.items()}
+    assert all(moved["discriminators"])
+    assert not any(moved["generator"]) and not any(moved["extractor"])
+
+
+def test_coarse_stage_trains_only_the_coarse_network(fixed_batch):
+    model = build("coarse")
+    fine, coarse = model.generator.fine_network.variables, model.generator.coarse_network.trainable_variables
+    before_fine, before_coarse = snapshot(fine), snapshot(coarse)
+    model.fit(tf.data.Dataset.from_tensors(fixed_batch).repeat(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+    assert not any(changed(before_fine, fine)) and all(changed(before_coarse, coarse))
+
+
+def tiny(**overrides):
+    config = preset("tiny")
+    config = dataclasses.replace(config, perceptual_weight=0.0, style_weight=0.0, **overrides)
+    return config
+
+
+class InterruptAtEpochEnd(keras.callbacks.Callback):
+    """Snapshots the optimizers after the backup of epoch 1, then stops like Ctrl-C."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model
+        self.saved = {
+            name: ([v.numpy().copy() for v in opt.variables], int(opt.iterations.numpy()))
+            for name, opt in optimizers(model).items()
+        }
+        raise KeyboardInterrupt("simulated interruption")
+
+
+class RecordRestoredState(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.restored = {
+            name: ([v.numpy().copy() for v in opt.variables], int(opt.iterations.numpy()))
+            for name, opt in optimizers(self.model).items()
+        }
+        self.initial_epoch = self.model._initial_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.first_epoch = getattr(self, "first_epoch", epoch)
+
+
+def optimizers(model):
+    names = ("generator_optimizer", "pretrained_optimizer", "discriminator_optimizer")
+    return {n: getattr(model, n) for n in names if getattr(model, n, None) is not None}
+
+
+def test_interrupted_run_resumes_with_epoch_and_both_optimizers_restored(tmp_path, monkeypatch):
+    monkeypatch.setenv("C2FDAN_CACHE", str(tmp_path / "cache"))
+    config = tiny(full_epochs=2)
+    interrupt = InterruptAtEpochEnd()
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[interrupt])
+    backup = tmp_path / "full" / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "full" / "done.json").exists()
+    record = RecordRestoredState()
+    result = run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[record])
+    assert record.initial_epoch == 1 and record.first_epoch == 1  # continues with the 2nd epoch
+    assert set(record.restored) == {"generator_optimizer", "pretrained_optimizer", "discriminator_optimizer"}
+    for name, (saved_vars, saved_iterations) in interrupt.saved.items():
+        restored_vars, restored_iterations = record.restored[name]
+        assert restored_iterations == saved_iterations == config.steps_per_epoch, name
+        assert len(saved_vars) > 4  # iterations, learning rate and the Adam moments
+        for saved, restored in zip(saved_vars, restored_vars):
+            np.testing.assert_array_equal(saved, restored, err_msg=name)
+    assert not result.skipped and (tmp_path / "full" / "done.json").exists()
+    assert not backup.exists()  # removed after a complete run
+    log = (tmp_path / "full" / "log.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["0", "1"]
+    # A finished stage is skipped by the same command.
+    assert run_stage(config, "full", tmp_path, init_from="none", verbose=0).skipped
+
+
+def test_learning_rates_drop_tenfold_per_epoch_and_config_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("C2FDAN_CACHE", str(tmp_path / "cache"))
+    config = tiny(full_epochs=2, learning_rate_decay=0.1)
+    seen = {}
+
+    class LearningRates(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen[epoch] = {n: float(o.learning_rate.numpy()) for n, o in optimizers(self.model).items()}
+
+    run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[LearningRates()])
+    assert seen[0]["generator_optimizer"] == pytest.approx(config.learning_rate)
+    assert seen[0]["pretrained_optimizer"] == pytest.approx(config.pretrained_learning_rate)
+    for name in seen[0]:
+        assert seen[1][name] == pytest.approx(seen[0][name] * 0.1), name
+    written = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert written["learning_rate_decay"] == 0.1 and written["width"] == config.width
+    for name in ("generator_best.keras", "generator_last.keras", "log.csv"):
+        assert (tmp_path / "full" / name).exists()
+    assert sorted(p.name for p in (tmp_path / "full" / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from tests.test_training import build_for_strategy_comparison
+    losses = {}
+    for name, strategy in (("default", tf.distribute.get_strategy()),
+                           ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+        losses[name] = build_for_strategy_comparison(strategy)
+    print(json.dumps(losses))
+    """
+)
+
+
+def build_for_strategy_comparison(strategy):
+    """Trains 3 steps of stage full on fixed data; returns per-step logged losses."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(12, 112, 112, 3)).astype(np.float32)
+    masks = (rng.uniform(size=(12, 112, 112, 1)) > 0.8).astype(np.float32)
+    data = tf.data.Dataset.from_tensor_slices(
+        {"occluded": images * (1 - masks), "mask": masks, "ground_truth": images}
+    ).batch(4)
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = C2FDAN(
+            Generator(width=4), "full", Discriminators(4), FaceFeatureExtractor(4, "resnet_v2_small", width=4)
+        )
+        # SGD, not Adam: Adam is invariant to a gradient scale, so it would hide a
+        # per-replica (instead of global-batch) loss scaling.
+        model.compile(
+            keras.optimizers.SGD(2e-3),
+            pretrained_optimizer=keras.optimizers.SGD(2e-3),
+            discriminator_optimizer=keras.optimizers.SGD(2e-3),
+        )
+    record = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for key in ("g_loss", "d_loss", "perceptual", "mask_bce"):
+                record.setdefault(key, []).append(float(logs[key]))
+
+    model.fit(data, epochs=1, verbose=0, callbacks=[Record()], shuffle=False)
+    return record
+
+
+def test_mirrored_strategy_on_two_cpus_matches_the_default_strategy():
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(ROOT)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    losses = json.loads(result.stdout.strip().splitlines()[-1])
+    for key, values in losses["default"].items():
+        assert len(values) == 3
+        np.testing.assert_allclose(losses["mirrored"][key], values, atol=1e-4, rtol=1e-4, err_msg=key)
+
+
+def run_train(tmp_path, *args):
+    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), f"--workdir={tmp_path / 'work'}", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+def test_train_command_errors_are_one_line(tmp_path):
+    assert_one_line_error(run_train(tmp_path, "--stage=coarse", "--config=tiny", f"--data={tmp_path / 'nope'}"),
+                          "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_train(tmp_path, "--stage=coarse", "--config=tiny", f"--data={tmp_path / 'empty'}"),
+                          "contains no images")
+    assert_one_line_error(run_train(tmp_path, "--stage=coarse", "--config=huge"), "Unknown preset 'huge'")
+    # A width-8 coarse checkpoint cannot initialise a width-4 full stage.
+    checkpoint = tmp_path / "wide.keras"
+    Generator(width=8).save(checkpoint)
+    assert_one_line_error(
+        run_train(tmp_path, "--stage=full", "--config=tiny", f"--init_from={checkpoint}", "--perceptual_weight=0",
+                  "--style_weight=0"),
+        "width 8", "width 4",
+    )
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    assert_one_line_error(
+        run_train(tmp_path, "--stage=full", "--config=tiny", f"--init_from={tmp_path / 'broken.keras'}",
+                  "--perceptual_weight=0", "--style_weight=0"),
+        "not a Keras .keras archive",
+    )
+
+
+def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
+    for stage in ("extractor", "coarse", "full"):
+        result = run_train(tmp_path, f"--stage={stage}", "--config=tiny")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert f"Stage {stage} finished" in result.stdout
+    work = tmp_path / "work"
+    summary = json.loads((work / "extractor" / "done.json").read_text())
+    assert 0.0 <= summary["rank1_identification_held_out_images"] <= 1.0
+    assert (work / "full" / "generator_best.keras").exists()
+    again = run_train(tmp_path, "--stage=full", "--config=tiny")
+    assert "already finished" in again.stdout

@@ -1,0 +1,102 @@
+"""Trains C2FDAN, one stage per call, as in the paper (Sec. IV-A).
+
+    python train.py --stage=extractor --workdir=runs/mine --config=small
+    python train.py --stage=coarse    --workdir=runs/mine --config=small
+    python train.py --stage=full      --workdir=runs/mine --config=small
+
+Stages find each other's checkpoints in the same --workdir (or take --init_from
+and --extractor). Running a command again resumes an interrupted stage from its
+last backup and skips a finished one (--restart trains it again).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_STAGE = flags.DEFINE_enum("stage", None, ["extractor", "coarse", "full"], "Training stage.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (one sub-folder per stage).")
+_CONFIG = flags.DEFINE_string("config", "small", "Preset: paper, small or tiny.")
+_DATA = flags.DEFINE_string("data", None, "synth (built-in faces) or a folder of aligned faces / TFRecords.")
+_INIT_FROM = flags.DEFINE_string("init_from", None, "Stage full: generator/coarse checkpoint (default: WORKDIR/coarse), or 'none'.")
+_EXTRACTOR = flags.DEFINE_string("extractor", None, "Stage full: extractor checkpoint (default: WORKDIR/extractor).")
+_RESTART = flags.DEFINE_bool("restart", False, "Discard this stage's previous results and backups.")
+# Overrides of the preset.
+_WIDTH = flags.DEFINE_integer("width", None, "Generator base channels (64 = paper).")
+_BATCH = flags.DEFINE_integer("batch_size", None, "Global batch size of this stage.")
+_EPOCHS = flags.DEFINE_integer("epochs", None, "Epochs of this stage.")
+_STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch of this stage (0: one pass over the data).")
+_LR = flags.DEFINE_float("learning_rate", None, "Learning rate of this stage (stage full: the new weights).")
+_PRETRAINED_LR = flags.DEFINE_float("pretrained_learning_rate", None, "Stage full: lr of the coarse weights.")
+_D_LR = flags.DEFINE_float("discriminator_learning_rate", None, "Stage full: discriminator lr.")
+_ATTENTION = flags.DEFINE_enum("attention", None, ["both", "self", "cross", "none"], "Attention branches.")
+_CROSS_MODE = flags.DEFINE_enum("cross_attention_mode", None, ["hard", "soft"], "Cross-attention argmax or softmax.")
+_WEIGHTS = {
+    name: flags.DEFINE_float(f"{name}_weight", None, f"Loss weight λ of the {name.replace('_', ' ')} term.")
+    for name in ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")
+}
+_ON_FINE = flags.DEFINE_bool("occluded_on_fine", None, "Table I '*': occluded L1 also on I_f.")
+_SEED = flags.DEFINE_integer("seed", None, "Seed of data, occlusions and initialisation.")
+_STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+_MIXED = flags.DEFINE_bool("mixed_precision", None, "mixed_float16 compute (GPUs).")
+_JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
+_BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
+
+
+def resolve_config():
+    """The preset with the flags' overrides (epochs, lr, batch size and steps of the current stage)."""
+    from c2fdan_tf.training.config import apply_overrides, preset
+
+    config = preset(_CONFIG.value)
+    stage = _STAGE.value
+    lr_field = {"extractor": "extractor_learning_rate", "coarse": "coarse_learning_rate", "full": "learning_rate"}
+    prefix = "extractor_" if stage == "extractor" else ""
+    overrides = {
+        "data": _DATA.value,
+        "width": _WIDTH.value,
+        f"{prefix}batch_size": _BATCH.value,
+        f"{stage}_epochs": _EPOCHS.value,
+        f"{prefix}steps_per_epoch": _STEPS.value,
+        lr_field[stage]: _LR.value,
+        "pretrained_learning_rate": _PRETRAINED_LR.value,
+        "discriminator_learning_rate": _D_LR.value,
+        "attention": _ATTENTION.value,
+        "cross_attention_mode": _CROSS_MODE.value,
+        "occluded_on_fine": _ON_FINE.value,
+        "seed": _SEED.value,
+        "strategy": _STRATEGY.value,
+        "mixed_precision": _MIXED.value,
+        "jit_compile": _JIT.value,
+        "backup_every_steps": _BACKUP.value,
+    }
+    overrides.update({f"{name}_weight": flag.value for name, flag in _WEIGHTS.items()})
+    return apply_overrides(config, overrides)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from c2fdan_tf.models.checkpoints import CheckpointError
+    from c2fdan_tf.training.stages import StageError, run_stage
+
+    try:
+        config = resolve_config()
+        result = run_stage(
+            config, _STAGE.value, _WORKDIR.value, _INIT_FROM.value, _EXTRACTOR.value, restart=_RESTART.value
+        )
+    except (ValueError, CheckpointError, StageError) as error:
+        sys.exit(f"error: {error}")
+    if result.skipped:
+        print(f"Stage {result.stage} already finished in {result.directory} (--restart to train it again).")
+    else:
+        print(f"Stage {result.stage} finished in {result.summary['seconds']:.0f} s; results in {result.directory}.")
+    for key, value in result.summary.items():
+        if key not in ("final", "stage", "seconds"):
+            print(f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["stage", "workdir"])
+    app.run(main)
