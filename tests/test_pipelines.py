@@ -115,3 +115,14 @@ def test_tfrecords_command_reports_in_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("error: Data folder")
     assert "Traceback" not in result.stderr
+
+
+def test_fixed_validation_set_mixes_identities_and_repeats_exactly(source, synthesizer):
+    def first_batches():
+        data = training_dataset(source, synthesizer, 8, seed=2, reshuffle=False).take(2)
+        return [(b["occluded"].numpy(), b["label"].numpy()) for b in data]
+
+    a, b = first_batches(), first_batches()
+    for (x, labels), (y, _) in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert len(set(a[0][1].tolist())) > 2  # not one identity's images in a row

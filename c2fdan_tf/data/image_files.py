@@ -26,6 +26,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 MAX_PIXELS = 100_000_000
 
 logger = logging.getLogger(__name__)
+# Pillow's decompression-bomb warning is superseded by the MAX_PIXELS check below;
+# a module-level filter, because images are decoded in tf.data worker threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class ImageReadError(ValueError):
@@ -60,11 +63,7 @@ def read_face_image(path, size=IMAGE_SIZE):
     try:
         if path.stat().st_size == 0:
             raise ImageReadError(path, "empty file (0 bytes)")
-        with warnings.catch_warnings():
-            # Pillow's bomb warning is superseded by the MAX_PIXELS check below.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-        with image:
+        with Image.open(path) as image:
             width, height = image.size
             if image.format == "JPEG":
                 image.draft("RGB", (size, size))  # decode at reduced scale: fast, small

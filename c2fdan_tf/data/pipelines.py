@@ -33,6 +33,7 @@ def training_dataset(
     input_context=None,
     repeat=True,
     start_batch=0,
+    reshuffle=True,
 ):
     """Shuffled, occluded, flipped training batches, forever (or one pass).
 
@@ -40,7 +41,8 @@ def training_dataset(
     image in every epoch, reproducible, and independent of parallelism. A run
     resumed at batch `start_batch` continues the element numbering (and reseeds
     the shuffle) instead of replaying the first epoch. `shuffle_buffer=0` keeps
-    the source order (fixed validation sets). Under `tf.distribute`, pass the
+    the source order; `reshuffle=False` shuffles once, identically on every
+    pass (fixed validation sets that still mix identities). Under `tf.distribute`, pass the
     `input_context` of `distribute_datasets_from_function` and the per-replica
     batch size; each pipeline reads its own shard.
     """
@@ -48,7 +50,9 @@ def training_dataset(
     pipelines = 1 if input_context is None else input_context.num_input_pipelines
     faces = source.dataset(input_context)
     if shuffle_buffer:
-        faces = faces.shuffle(shuffle_buffer, seed=seed + pipeline + start_batch, reshuffle_each_iteration=True)
+        faces = faces.shuffle(
+            shuffle_buffer, seed=seed + pipeline + start_batch, reshuffle_each_iteration=reshuffle
+        )
     if repeat:
         faces = faces.repeat()
     faces = faces.batch(batch_size, drop_remainder=True)

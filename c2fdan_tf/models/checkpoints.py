@@ -81,10 +81,39 @@ def load_coarse_weights(generator, path):
     return generator
 
 
-def load_extractor(path, image_size=112):
-    """A FaceFeatureExtractor checkpoint, checked for the 112x112 input."""
-    extractor = load_model(path, FaceFeatureExtractor, "extractor checkpoint")
-    shape = tuple(extractor.input_shape[1:])
+class EmbeddingAdapter:
+    """Makes any Keras face recogniser look like a FaceFeatureExtractor for
+    evaluation: `adapter(images)["embedding"]` is its L2-normalised output."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, images, training=False):
+        outputs = self.model(images, training=training)
+        if isinstance(outputs, dict):
+            outputs = outputs["embedding"] if "embedding" in outputs else next(iter(outputs.values()))
+        return {"embedding": keras.ops.normalize(keras.ops.cast(outputs, "float32"), axis=-1)}
+
+
+def load_extractor(path, image_size=112, require_features=False):
+    """A face feature extractor checkpoint, checked for the 112x112 RGB input.
+
+    `require_features`: the identity losses need a FaceFeatureExtractor (its block1 and
+    block3 feature maps); for evaluation any Keras model from faces to embeddings works.
+    """
+    model = load_model(path, keras.Model, "extractor checkpoint")
+    if isinstance(model.input_shape, list):
+        raise CheckpointError(f"extractor checkpoint {path} takes several inputs; it must take one image batch.")
+    shape = tuple(model.input_shape[1:])
     if shape != (image_size, image_size, 3):
-        raise CheckpointError(f"extractor checkpoint {path} takes {shape} images, not ({image_size}, {image_size}, 3).")
-    return extractor
+        raise CheckpointError(
+            f"extractor checkpoint {path} takes {shape} inputs, but C2FDAN faces are ({image_size}, {image_size}, 3)."
+        )
+    if isinstance(model, FaceFeatureExtractor):
+        return model
+    if require_features:
+        raise CheckpointError(
+            f"extractor checkpoint {path} holds a {type(model).__name__}; the identity losses need a "
+            "FaceFeatureExtractor (train one with --stage=extractor)."
+        )
+    return EmbeddingAdapter(model)

@@ -223,8 +223,9 @@ def _train_generator(
     synthesizer = OcclusionSynthesizer()
     start_batch = _resume_epoch(stage_dir / "backup") * steps
     train_data = training_dataset(train_source, synthesizer, config.batch_size, config.seed, start_batch=start_batch)
+    # A fixed validation set: one shuffle (mixing identities), the same every epoch.
     val_data = training_dataset(
-        val_source, synthesizer, config.batch_size, config.seed + 1, shuffle_buffer=0
+        val_source, synthesizer, config.batch_size, config.seed + 1, reshuffle=False
     ).take(config.validation_steps)
     sample_batch = next(iter(val_data))
 
@@ -249,7 +250,10 @@ def _train_generator(
         if stage == "full" and str(init_from) != "none":
             load_coarse_weights(generator, init_from)
         discriminators = Discriminators(config.discriminator_width) if weights.adversarial and stage == "full" else None
-        extractor = load_extractor(extractor_path) if stage == "full" and weights.needs_extractor else None
+        extractor = (
+            load_extractor(extractor_path, require_features=True)
+            if stage == "full" and weights.needs_extractor else None
+        )
         model = C2FDAN(generator, stage, discriminators, extractor, weights)
         if stage == "coarse":
             model.compile(

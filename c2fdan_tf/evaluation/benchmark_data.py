@@ -1,0 +1,329 @@
+"""Benchmark data for evaluation: a gallery, its occluded versions, distractors, pairs.
+
+Sources:
+- the built-in synthetic faces: held-out identities form the gallery, the
+  distractor split the distractors, and verification pairs are drawn from the
+  gallery identities; occlusions come from the benchmark synthesis;
+- a folder of aligned faces with identity sub-folders: the first identities
+  form the gallery, one image of each remaining identity is a distractor;
+- the occluded MegaFace FaceScrub set published by the paper's authors
+  (`<form>/<position>/<size>/img|mask/<identity>/<file>`, forms `square` and
+  `text`), with the clean FaceScrub faces and a folder of distractors;
+- LFW: `pairs.txt` and the aligned image folders (`<name>/<name>_<nnnn>.<ext>`).
+"""
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from c2fdan_tf.data.face_sources import synthetic_face_source
+from c2fdan_tf.data.image_files import IMAGE_EXTENSIONS, ImageReadError, read_face_image, scan_image_folder
+from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer, benchmark_conditions
+
+PAIR_ID_OFFSET = 10_000_000  # occlusion ids of verification images, apart from the gallery's
+
+
+@dataclasses.dataclass
+class Condition:
+    form: str
+    size: float
+    position: str
+
+    @property
+    def name(self):
+        return f"{self.form}/{self.position}/{self.size:g}"
+
+
+@dataclasses.dataclass
+class OccludedGallery:
+    """The gallery under one occlusion condition: images aligned with the gallery."""
+
+    condition: Condition
+    occluded: np.ndarray  # float32 (N, 112, 112, 3)
+    mask: np.ndarray  # float32 (N, 112, 112, 1)
+    index: np.ndarray  # (N,) indices into the gallery
+
+
+@dataclasses.dataclass
+class VerificationPairs:
+    images: np.ndarray  # uint8 (M, 112, 112, 3)
+    first: np.ndarray  # (P,) indices into images
+    second: np.ndarray
+    same: np.ndarray  # (P,) bool
+    fold: np.ndarray  # (P,) fold of each pair (10 folds)
+
+
+@dataclasses.dataclass
+class Benchmark:
+    name: str
+    gallery: np.ndarray  # uint8 (N, 112, 112, 3), clean
+    labels: np.ndarray  # (N,)
+    occluded: list  # [OccludedGallery], one per condition
+    distractor_count: int
+    distractor_chunks: object  # callable(chunk_size) -> iterator of uint8 (n, 112, 112, 3)
+    pairs: VerificationPairs = None
+    occlusion_seed: int = 0  # also occludes the verification pairs
+
+    def describe(self):
+        return {
+            "name": self.name,
+            "gallery_images": int(len(self.gallery)),
+            "gallery_identities": int(len(np.unique(self.labels))),
+            "conditions": [o.condition.name for o in self.occluded],
+            "distractors_available": int(self.distractor_count),
+            "verification_pairs": int(len(self.pairs.same)) if self.pairs is not None else 0,
+        }
+
+
+# ---------------------------------------------------------------- synthesis
+
+
+def synthesize_conditions(images, seed, conditions, synthesizer=None, id_offset=0, batch_size=64):
+    """Each image under each condition, deterministic per (seed, image, condition)."""
+    synthesizer = synthesizer or OcclusionSynthesizer()
+    images = tf.constant(images)
+    occluded = []
+    for c, condition in enumerate(conditions):
+        parts, masks = [], []
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            ids = (id_offset + start + tf.range(tf.shape(batch)[0], dtype=tf.int64)) * 1000 + c
+            params = synthesizer.benchmark_parameters(
+                seed, ids, FORMS.index(condition.form), condition.size, POSITIONS.index(condition.position)
+            )
+            example = synthesizer.occlude(batch, params)
+            parts.append(example["occluded"].numpy())
+            masks.append(example["mask"].numpy())
+        occluded.append(OccludedGallery(condition, np.concatenate(parts), np.concatenate(masks),
+                                        np.arange(len(images))))
+    return occluded
+
+
+def default_conditions(forms=FORMS, sizes=None, positions=POSITIONS):
+    return [Condition(f, s, p) for f, s, p in benchmark_conditions()
+            if f in forms and p in positions and (sizes is None or s in sizes)]
+
+
+def _pairs_from_labels(images, labels, num_pairs, seed):
+    from c2fdan_tf.evaluation.recognition import balanced_pairs
+
+    first, second, same = balanced_pairs(labels, num_pairs, seed)
+    fold = np.arange(len(same)) * 10 // max(len(same), 1)
+    return VerificationPairs(images, first, second, same, fold)
+
+
+def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, distractors=2000,
+                        verification_pairs=600, conditions=None, occlusion_seed=0):
+    """The paper's protocols built from held-out synthetic identities."""
+    gallery = synthetic_face_source("eval", gallery_identities, images_per_identity, seed=seed, progress=True)
+    distractor_faces = synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True)
+    conditions = conditions or default_conditions()
+
+    def chunks(size):
+        for start in range(0, len(distractor_faces), size):
+            yield distractor_faces.images[start : start + size]
+
+    pairs = _pairs_from_labels(gallery.images, gallery.labels, verification_pairs, seed) if verification_pairs else None
+    return Benchmark(
+        "synthetic", gallery.images, gallery.labels,
+        synthesize_conditions(gallery.images, occlusion_seed, conditions),
+        len(distractor_faces), chunks, pairs, occlusion_seed,
+    )
+
+
+def folder_benchmark(root, gallery_identities=80, verification_pairs=600, conditions=None, occlusion_seed=0,
+                     seed=0, distractors_dir=None):
+    """Protocols built from a folder with identity sub-folders."""
+    listing = scan_image_folder(root)
+    if listing.layout != "identity":
+        raise ValueError(f"{root}: evaluation needs identity sub-folders (one per person).")
+    images, labels, spare = [], [], []
+    for path, label in zip(listing.paths, listing.labels):
+        try:
+            image = read_face_image(path)[0]
+        except ImageReadError:
+            continue
+        if label < gallery_identities:
+            images.append(image)
+            labels.append(label)
+        elif not spare or spare[-1][0] != label:
+            spare.append((label, image))
+    if not images:
+        raise ValueError(f"{root}: no readable gallery image.")
+    gallery, labels = np.stack(images), np.array(labels)
+    distractor_source = _distractor_folder(distractors_dir) if distractors_dir else None
+    if distractor_source is None:
+        spare_images = np.stack([image for _, image in spare]) if spare else np.zeros((0, 112, 112, 3), np.uint8)
+
+        def chunks(size):
+            for start in range(0, len(spare_images), size):
+                yield spare_images[start : start + size]
+
+        count = len(spare_images)
+    else:
+        chunks, count = distractor_source
+    conditions = conditions or default_conditions()
+    pairs = _pairs_from_labels(gallery, labels, verification_pairs, seed) if verification_pairs else None
+    return Benchmark(str(root), gallery, labels, synthesize_conditions(gallery, occlusion_seed, conditions),
+                     count, chunks, pairs, occlusion_seed)
+
+
+# ---------------------------------------------------------------- public layouts
+
+
+def _image_files(folder):
+    return sorted(
+        str(Path(dirpath) / name)
+        for dirpath, _, names in os.walk(folder)
+        for name in names
+        if name.lower().endswith(IMAGE_EXTENSIONS)
+    )
+
+
+def _read_all(paths):
+    images = []
+    for path in paths:
+        try:
+            images.append(read_face_image(path)[0])
+        except ImageReadError as error:
+            raise ValueError(f"Unreadable benchmark image {error}") from None
+    return np.stack(images) if images else np.zeros((0, 112, 112, 3), np.uint8)
+
+
+def _distractor_folder(folder):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"Distractor folder {folder} does not exist.")
+    paths = _image_files(folder)
+    if not paths:
+        raise ValueError(f"Distractor folder {folder} contains no images.")
+
+    def chunks(size):
+        for start in range(0, len(paths), size):
+            batch = []
+            for path in paths[start : start + size]:
+                try:
+                    batch.append(read_face_image(path)[0])
+                except ImageReadError:
+                    continue  # a broken distractor is left out, not fatal
+            if batch:
+                yield np.stack(batch)
+
+    return chunks, len(paths)
+
+
+_FORM_NAMES = {"square": "rectangle", "rectangle": "rectangle", "text": "text"}
+
+
+def _parse_size(name):
+    number = re.sub(r"[^0-9.]", "", name)
+    if not number:
+        raise ValueError(f"Cannot read an occlusion size from the folder name {name!r}.")
+    value = float(number)
+    return value / 100.0 if value > 1.0 else value
+
+
+def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_distractors=None):
+    """The authors' occluded FaceScrub set (`<form>/<position>/<size>/img|mask/<id>/<file>`)."""
+    occluded_root, clean_root = Path(occluded_root), Path(clean_root)
+    for path, what in ((occluded_root, "occluded MegaFace folder"), (clean_root, "clean FaceScrub folder")):
+        if not path.is_dir():
+            raise ValueError(f"The {what} {path} does not exist.")
+    condition_dirs = []
+    for form_dir in sorted(p for p in occluded_root.iterdir() if p.is_dir()):
+        if form_dir.name not in _FORM_NAMES:
+            continue
+        for position_dir in sorted(p for p in form_dir.iterdir() if p.is_dir()):
+            for size_dir in sorted(p for p in position_dir.iterdir() if p.is_dir()):
+                if not (size_dir / "img").is_dir():
+                    raise ValueError(f"{size_dir} has no img/ folder.")
+                if not (size_dir / "mask").is_dir():
+                    raise ValueError(f"{size_dir} has img/ but no mask/ folder: the masks are missing.")
+                condition_dirs.append((form_dir.name, position_dir.name, size_dir))
+    if not condition_dirs:
+        raise ValueError(f"{occluded_root} has no <square|text>/<position>/<size>/img folders.")
+    clean = scan_image_folder(clean_root)
+    keys = [str(Path(p).relative_to(clean_root)) for p in clean.paths]
+    key_index = {Path(k).with_suffix("").as_posix(): i for i, k in enumerate(keys)}
+    gallery = _read_all(clean.paths)
+    occluded = []
+    for form, position, size_dir in condition_dirs:
+        files = _image_files(size_dir / "img")
+        rows, images, masks = [], [], []
+        for path in files:
+            relative = Path(path).relative_to(size_dir / "img")
+            index = key_index.get(relative.with_suffix("").as_posix())
+            if index is None:
+                continue  # no clean counterpart: cannot be scored
+            mask_path = _matching_file(size_dir / "mask" / relative.parent, relative.stem)
+            if mask_path is None:
+                raise ValueError(f"No mask for {path} in {size_dir / 'mask'}.")
+            rows.append(index)
+            images.append(read_face_image(path)[0])
+            masks.append(_read_mask(mask_path))
+        if rows:
+            condition = Condition(_FORM_NAMES[form], _parse_size(size_dir.name), position)
+            occluded.append(OccludedGallery(condition, np.stack(images).astype(np.float32) / 255.0,
+                                            np.stack(masks), np.array(rows)))
+    chunks, count = _distractor_folder(distractors_dir)
+    if max_distractors:
+        count = min(count, max_distractors)
+    return Benchmark(f"megaface:{occluded_root}", gallery, clean.labels, occluded, count, chunks)
+
+
+def _matching_file(folder, stem):
+    if not folder.is_dir():
+        return None
+    for candidate in sorted(folder.iterdir()):
+        if candidate.stem == stem:
+            return candidate
+    return None
+
+
+def _read_mask(path):
+    with Image.open(path) as image:
+        mask = np.asarray(image.convert("L").resize((112, 112), Image.Resampling.NEAREST))
+    return (mask > 127).astype(np.float32)[..., None]
+
+
+def lfw_pairs(root, pairs_file):
+    """LFW pairs.txt (header "folds pairs-per-half", then same / different lines)."""
+    root, pairs_file = Path(root), Path(pairs_file)
+    if not pairs_file.exists():
+        raise ValueError(f"LFW pairs file {pairs_file} does not exist.")
+    lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
+    header, lines = lines[0], lines[1:]
+    folds, per_half = (int(header[0]), int(header[1])) if len(header) == 2 else (10, len(lines) // 20)
+    paths, index = [], {}
+
+    def image(name, number):
+        stem = f"{name}_{int(number):04d}"
+        path = _matching_file(root / name, stem)
+        if path is None:
+            raise ValueError(f"LFW image {root / name / stem}.* is missing.")
+        if path not in index:
+            index[path] = len(paths)
+            paths.append(path)
+        return index[path]
+
+    first, second, same = [], [], []
+    for line in lines:
+        if len(line) == 3:
+            first.append(image(line[0], line[1]))
+            second.append(image(line[0], line[2]))
+            same.append(True)
+        elif len(line) == 4:
+            first.append(image(line[0], line[1]))
+            second.append(image(line[2], line[3]))
+            same.append(False)
+        else:
+            raise ValueError(f"{pairs_file}: cannot read the pair line {' '.join(line)!r}.")
+    fold = np.arange(len(same)) // max(1, 2 * per_half)
+    fold = np.minimum(fold, folds - 1)
+    return VerificationPairs(_read_all(paths), np.array(first), np.array(second), np.array(same), fold)
+

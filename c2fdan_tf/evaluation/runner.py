@@ -1,0 +1,203 @@
+"""Runs the paper's protocols on a benchmark for every method and condition."""
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from c2fdan_tf import image_metrics
+from c2fdan_tf.data.occlusion import FORMS
+from c2fdan_tf.evaluation import identification, recognition
+from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
+from c2fdan_tf.evaluation.methods import METHODS, GeneratorRunner, method_outputs
+
+PROTOCOLS = ("reconstruction", "identification", "verification")
+CLEAN = "clean"  # the condition name of the non-occluded faces
+
+
+class Embedder:
+    """L2-normalised embeddings from an extractor, in batches through one traced function."""
+
+    def __init__(self, extractor, batch_size=128):
+        self.batch_size = batch_size
+        self._run = tf.function(lambda x: extractor(x, training=False)["embedding"], reduce_retracing=True)
+
+    def __call__(self, images):
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        parts = [self._run(tf.constant(images[s : s + self.batch_size])).numpy()
+                 for s in range(0, len(images), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+
+
+def _batched_mean(metric, a, b, batch=256):
+    values = [metric(a[s : s + batch], b[s : s + batch]).numpy() for s in range(0, len(a), batch)]
+    return float(np.mean(np.concatenate(values)))
+
+
+def _distractor_counts(available, max_distractors):
+    limit = min(available, max_distractors) if max_distractors else available
+    counts = [c for c in identification.DEFAULT_DISTRACTOR_COUNTS if c < limit]
+    return counts + [limit] if limit > 0 else []
+
+
+def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
+             max_rank=10, progress=True):
+    """Every protocol for every method; returns the report dict (without metadata)."""
+    protocols = set(protocols)
+    unknown = protocols - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
+    if protocols & {"identification", "verification"} and extractor is None:
+        raise ValueError("The identification and verification protocols need --extractor.")
+    runner = GeneratorRunner(generator)
+    embed = Embedder(extractor) if extractor is not None else None
+    gallery = benchmark.gallery.astype(np.float32) / 255.0
+    occluded_methods = [m for m in methods if m != "non_occluded"]
+    report = {"reconstruction": {}, "identification": {}, "verification": {}, "examples": []}
+    probes = {}  # (method, condition) -> (embeddings, gallery indices)
+    clean_embeddings = embed(gallery) if embed is not None else None
+
+    conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=not progress)
+    for occluded in conditions:
+        name = occluded.condition.name
+        truth = gallery[occluded.index]
+        outputs, predicted = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods)
+        if "reconstruction" in protocols:
+            for method, images in outputs.items():
+                entry = {
+                    "psnr": _batched_mean(image_metrics.psnr, images, truth),
+                    "ssim": _batched_mean(image_metrics.ssim, images, truth),
+                }
+                if method in ("c2fdan", "c2fdan_coarse", "telea_predicted_mask") and predicted is not None:
+                    entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, predicted, occluded.mask)
+                    entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, predicted, occluded.mask)
+                if embed is not None:
+                    entry["identity_cosine"] = float(np.mean(np.sum(
+                        embed(images) * clean_embeddings[occluded.index], axis=1)))
+                report["reconstruction"].setdefault(method, {})[name] = entry
+        if "identification" in protocols:
+            for method, images in outputs.items():
+                probes[(method, name)] = (embed(images), occluded.index)
+        # A different gallery face on each condition's row of the example grid.
+        example_index = len(report["examples"]) * 7 % len(occluded.index)
+        report["examples"].append(_example_row(occluded, outputs, predicted, truth, example_index))
+
+    if "identification" in protocols:
+        if "non_occluded" in methods:
+            probes[("non_occluded", CLEAN)] = (clean_embeddings, np.arange(len(gallery)))
+        report["identification"] = _identification(
+            probes, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress)
+    if "verification" in protocols and benchmark.pairs is not None:
+        report["verification"] = _verification(runner, embed, benchmark, methods, progress)
+    report["summary"] = summarize(report, methods)
+    return report
+
+
+def _example_row(occluded, outputs, predicted, truth, index=0):
+    """The first image of a condition under every method, for the picture grid."""
+    row = {"condition": occluded.condition.name, "occluded": occluded.occluded[index], "truth": truth[index]}
+    row.update({method: images[index] for method, images in outputs.items()})
+    if predicted is not None:
+        row["predicted_mask"] = predicted[index]
+    return row
+
+
+def _identification(probes, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress):
+    keys = list(probes)
+    stacked = np.concatenate([probes[k][0] for k in keys])
+    offsets = np.cumsum([0] + [len(probes[k][0]) for k in keys])
+    counts = _distractor_counts(benchmark.distractor_count, max_distractors)
+    if not counts:
+        raise ValueError("Identification needs distractors, and the benchmark has none.")
+    chunk = 4096
+
+    def distractor_embeddings():
+        seen = 0
+        bar = tqdm(total=counts[-1], desc="distractors", unit="face", disable=not progress)
+        for images in benchmark.distractor_chunks(chunk):
+            images = images[: counts[-1] - seen]
+            seen += len(images)
+            bar.update(len(images))
+            yield embed(images)
+            if seen >= counts[-1]:
+                break
+        bar.close()
+
+    snapshots = identification.stream_top_k(stacked, distractor_embeddings(), counts, k=max_rank)
+    results = {}
+    for i, (method, condition) in enumerate(keys):
+        embeddings, index = probes[(method, condition)]
+        labels = benchmark.labels[index]
+        probe, positive = identification.gallery_pairs(labels)
+        scores = np.sum(embeddings[probe] * clean_embeddings[index[positive]], axis=1)
+        curves = {
+            str(d): identification.tpir_at_ranks(scores, top[offsets[i] : offsets[i + 1]][probe], max_rank).tolist()
+            for d, top in snapshots.items()
+        }
+        results.setdefault(method, {})[condition] = curves
+    return results
+
+
+def _verification(runner, embed, benchmark, methods, progress):
+    pairs = benchmark.pairs
+    images = pairs.images.astype(np.float32) / 255.0
+    results = {}
+
+    def accuracy(embeddings):
+        similarities = np.sum(embeddings[pairs.first] * embeddings[pairs.second], axis=1)
+        return recognition.ten_fold_verification(similarities, pairs.same, fold_of=pairs.fold)[0]
+
+    if "non_occluded" in methods:
+        results["non_occluded"] = {CLEAN: accuracy(embed(images))}
+    conditions = [o.condition for o in benchmark.occluded]
+    occluded_methods = [m for m in methods if m != "non_occluded"]
+    for condition in tqdm(conditions, desc="verification", unit="condition", disable=not progress):
+        # Both images of a pair under the same form, size and position (each image
+        # seeded on its own: "eyes" may cover the left eye of one, the right of the other).
+        [version] = synthesize_conditions(
+            pairs.images, benchmark.occlusion_seed, [condition], id_offset=PAIR_ID_OFFSET
+        )
+        outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods)
+        for method, completed in outputs.items():
+            results.setdefault(method, {})[condition.name] = accuracy(embed(completed))
+    return results
+
+
+def _form_of(condition):
+    return condition.split("/")[0]
+
+
+def summarize(report, methods):
+    """Table I numbers: per method, averaged over sizes and positions per form, and
+    the average of the forms (TPIR at rank 1 with the most distractors)."""
+    summary = {}
+    for method in methods:
+        entry = {}
+        identification_results = report["identification"].get(method, {})
+        if identification_results:
+            rank1 = {c: curves[max(curves, key=int)][0] for c, curves in identification_results.items()}
+            entry["tpir_rank1"] = _by_form(rank1)
+            entry["distractors"] = max(int(d) for curves in identification_results.values() for d in curves)
+        if report["verification"].get(method):
+            entry["verification"] = _by_form(report["verification"][method])
+        reconstruction = report["reconstruction"].get(method, {})
+        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine"):
+            values = {c: v[metric] for c, v in reconstruction.items() if metric in v}
+            if values:
+                entry[metric] = _by_form(values)
+        summary[method] = entry
+    return summary
+
+
+def _by_form(values):
+    """{"rectangle": mean, "text": mean, "average": mean of the forms} (or {"clean": v})."""
+    if set(values) == {CLEAN}:
+        return {"clean": values[CLEAN], "average": values[CLEAN]}
+    by_form = {}
+    for form in FORMS:
+        form_values = [v for c, v in values.items() if _form_of(c) == form]
+        if form_values:
+            by_form[form] = float(np.mean(form_values))
+    by_form["average"] = float(np.mean(list(by_form.values()))) if by_form else float("nan")
+    return by_form

@@ -1,0 +1,265 @@
+"""Evaluation: metrics against references, the recognition protocols, readers, eval.py."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from c2fdan_tf import image_metrics
+from c2fdan_tf.evaluation import identification, recognition
+from c2fdan_tf.evaluation.benchmark_data import lfw_pairs, megaface_occluded_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+RNG = np.random.default_rng(11)
+
+
+def numpy_psnr(a, b):
+    return 10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2, axis=(1, 2, 3)))
+
+
+def numpy_ssim(a, b, size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """SSIM as tf.image.ssim defines it: Gaussian window, valid filtering, per channel."""
+    g = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
+    g /= g.sum()
+
+    def filt(x):  # separable valid convolution over H and W
+        x = np.apply_along_axis(lambda r: np.convolve(r, g, mode="valid"), 1, x)
+        return np.apply_along_axis(lambda r: np.convolve(r, g, mode="valid"), 2, x)
+
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b = filt(a), filt(b)
+    var_a, var_b = filt(a * a) - mu_a**2, filt(b * b) - mu_b**2
+    cov = filt(a * b) - mu_a * mu_b
+    c1, c2 = k1**2, k2**2
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim_map.mean(axis=(1, 2, 3))
+
+
+def test_psnr_and_ssim_match_tensorflow_and_numpy():
+    a = RNG.uniform(size=(3, 112, 112, 3)).astype(np.float32)
+    b = np.clip(a + RNG.normal(0, 0.05, size=a.shape), 0, 1).astype(np.float32)
+    psnr, ssim = image_metrics.psnr(a, b).numpy(), image_metrics.ssim(a, b).numpy()
+    np.testing.assert_allclose(psnr, tf.image.psnr(a, b, 1.0).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ssim, tf.image.ssim(a, b, 1.0, filter_size=11, filter_sigma=1.5).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(psnr, numpy_psnr(a, b), rtol=1e-4)
+    np.testing.assert_allclose(ssim, numpy_ssim(a, b), atol=2e-4)
+    assert np.all(image_metrics.ssim(a, a).numpy() > 0.9999)
+
+
+def test_mask_iou_and_f1_against_counts():
+    predicted = RNG.uniform(size=(4, 16, 16, 1)).astype(np.float32)
+    truth = (RNG.uniform(size=(4, 16, 16, 1)) > 0.6).astype(np.float32)
+    p, t = predicted > 0.5, truth > 0.5
+    tp = (p & t).sum((1, 2, 3))
+    fp, fn = (p & ~t).sum((1, 2, 3)), (~p & t).sum((1, 2, 3))
+    np.testing.assert_allclose(image_metrics.mask_iou(predicted, truth).numpy(), tp / (tp + fp + fn), rtol=1e-6)
+    np.testing.assert_allclose(image_metrics.mask_f1(predicted, truth).numpy(), 2 * tp / (2 * tp + fp + fn), rtol=1e-6)
+    empty = np.zeros((1, 4, 4, 1), np.float32)
+    assert image_metrics.mask_iou(empty, empty).numpy()[0] == 1.0
+
+
+def unit(n, dim=8, rng=RNG):
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute_force_tpir(probes, clean, labels, distractors, max_rank):
+    hits = np.zeros(max_rank)
+    pairs = 0
+    for a in range(len(labels)):
+        for b in range(len(labels)):
+            if a == b or labels[a] != labels[b]:
+                continue
+            s = float(probes[a] @ clean[b])
+            higher = int(np.sum(distractors @ probes[a] >= s))  # ties count against
+            hits += np.array([higher < k for k in range(1, max_rank + 1)])
+            pairs += 1
+    return hits / pairs
+
+
+def test_tpir_equals_a_brute_force_count():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    clean = unit(9)
+    probes = unit(9) * 0.3 + clean * 0.7
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    distractors = unit(60)
+    chunks = [distractors[i : i + 7] for i in range(0, 60, 7)]
+    curves = identification.identification_curves(probes, clean, labels, iter(chunks), [10, 60], max_rank=5)
+    np.testing.assert_allclose(curves[60], brute_force_tpir(probes, clean, labels, distractors, 5))
+    np.testing.assert_allclose(curves[10], brute_force_tpir(probes, clean, labels, distractors[:10], 5))
+    assert np.all(np.diff(curves[60]) >= 0) and np.all(curves[60] <= curves[10])
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1000])
+def test_streaming_top_k_equals_the_full_sort(chunk):
+    probes, distractors = unit(13, 16), unit(300, 16)
+    counts = [10, 100, 300]
+    got = identification.stream_top_k(probes, (distractors[i : i + chunk] for i in range(0, 300, chunk)), counts, 10)
+    for d in counts:
+        expected = -np.sort(-(probes @ distractors[:d].T), axis=1)[:, :10]
+        np.testing.assert_allclose(got[d], expected, atol=1e-6)
+
+
+def test_ties_count_against_the_method():
+    # One distractor scores exactly as high as the true match: not identified at rank 1.
+    probe = np.array([[1.0, 0.0]], np.float32)
+    clean = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
+    distractors = [np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)]
+    curves = identification.identification_curves(
+        np.repeat(probe, 2, 0), clean, np.array([0, 0]), iter(distractors), [2], max_rank=2)
+    np.testing.assert_allclose(curves[2], [0.0, 1.0])
+
+
+def test_ten_fold_verification_on_a_case_with_a_known_threshold():
+    # Same pairs score in [0.6, 1.0], different ones in [-0.2, 0.5]: every fold's
+    # threshold lies between 0.5 and 0.6 and all folds are perfect.
+    same = np.tile([True, False], 300)
+    scores = np.where(same, RNG.uniform(0.6, 1.0, 600), RNG.uniform(-0.2, 0.5, 600))
+    accuracy, folds, thresholds = recognition.ten_fold_verification(scores, same)
+    assert accuracy == 1.0 and len(folds) == 10
+    assert all(0.5 <= t <= 0.6 for t in thresholds)
+    # Flip 6 pairs of the first fold to the wrong side: only that fold drops, by 6/60.
+    scores[:6] = np.where(same[:6], 0.0, 0.9)
+    accuracy, folds, _ = recognition.ten_fold_verification(scores, same)
+    np.testing.assert_allclose(folds[0], 54 / 60)
+    assert all(f == 1.0 for f in folds[1:])
+    np.testing.assert_allclose(accuracy, np.mean(folds))
+
+
+def face(value):
+    return np.full((112, 112, 3), value, np.uint8)
+
+
+def test_megaface_layout_reader(tmp_path):
+    clean, occluded, distractors = tmp_path / "clean", tmp_path / "occluded", tmp_path / "distractors"
+    for identity in ("alice", "bob"):
+        (clean / identity).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(face(10 * k + (100 if identity == "bob" else 0))).save(clean / identity / f"{k}.png")
+    mask = np.zeros((112, 112), np.uint8)
+    mask[40:60, 30:70] = 255
+    for form, position, size in (("square", "eyes", "0.05"), ("text", "mouth", "0.3")):
+        for identity in ("alice", "bob"):
+            img_dir = occluded / form / position / size / "img" / identity
+            mask_dir = occluded / form / position / size / "mask" / identity
+            img_dir.mkdir(parents=True)
+            mask_dir.mkdir(parents=True)
+            Image.fromarray(face(200)).save(img_dir / "1.jpg")
+            Image.fromarray(mask).save(mask_dir / "1.png")
+    distractors.mkdir()
+    for k in range(5):
+        Image.fromarray(face(k)).save(distractors / f"d{k}.png")
+    benchmark = megaface_occluded_benchmark(occluded, clean, distractors)
+    assert len(benchmark.gallery) == 4 and sorted(set(benchmark.labels)) == [0, 1]
+    assert [o.condition.name for o in benchmark.occluded] == ["rectangle/eyes/0.05", "text/mouth/0.3"]
+    first = benchmark.occluded[0]
+    np.testing.assert_array_equal(first.index, [1, 3])  # alice/1 and bob/1
+    assert first.mask.shape == (2, 112, 112, 1) and first.mask.sum() == 2 * 20 * 40
+    assert benchmark.distractor_count == 5
+    assert sum(len(c) for c in benchmark.distractor_chunks(2)) == 5
+    # Without masks: a one-line error naming the folder.
+    import shutil
+
+    shutil.rmtree(occluded / "text" / "mouth" / "0.3" / "mask")
+    with pytest.raises(ValueError, match=r"0\.3 has img/ but no mask/"):
+        megaface_occluded_benchmark(occluded, clean, distractors)
+
+
+def test_lfw_reader(tmp_path):
+    for name, count in (("Ann_A", 3), ("Bob_B", 2)):
+        (tmp_path / name).mkdir()
+        for k in range(1, count + 1):
+            Image.fromarray(face(k * 20)).save(tmp_path / name / f"{name}_{k:04d}.jpg")
+    (tmp_path / "pairs.txt").write_text("2\t1\nAnn_A\t1\t2\nAnn_A\t3\tBob_B\t1\nBob_B\t1\t2\nAnn_A\t2\tBob_B\t2\n")
+    pairs = lfw_pairs(tmp_path, tmp_path / "pairs.txt")
+    assert pairs.same.tolist() == [True, False, True, False]
+    assert pairs.fold.tolist() == [0, 0, 1, 1]
+    assert len(pairs.images) == 5  # each distinct image read once
+    assert pairs.first[0] != pairs.second[0] and pairs.second[1] == pairs.first[2]  # Bob_B_0001 shared
+    (tmp_path / "pairs.txt").write_text("1\t1\nAnn_A\t1\t9\n")
+    with pytest.raises(ValueError, match="Ann_A_0009"):
+        lfw_pairs(tmp_path, tmp_path / "pairs.txt")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    from c2fdan_tf.models import FaceFeatureExtractor, Generator
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    keras.utils.set_random_seed(0)
+    Generator(width=4).save(folder / "generator.keras")
+    FaceFeatureExtractor(10, "resnet_v2_small", width=4).save(folder / "extractor.keras")
+    wrong = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.GlobalAveragePooling2D()])
+    wrong.save(folder / "wrong_extractor.keras")
+    return folder
+
+
+def run_eval(tmp_path, *args):
+    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, str(ROOT / "eval.py"), *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=900)
+
+
+def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
+    out = tmp_path / "report"
+    result = run_eval(
+        tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}",
+        f"--extractor={tiny_checkpoints / 'extractor.keras'}", f"--out={out}",
+        "--gallery_identities=3", "--images_per_identity=3", "--distractors=30", "--verification_pairs=40",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("report.json", "report.md", "identification.png", "tpir_vs_area.png", "reconstruction.png",
+                 "examples.png"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["metadata"]["checkpoint"]["sha256"]) == 64
+    assert report["metadata"]["benchmark"]["gallery_images"] == 9
+    conditions = report["metadata"]["benchmark"]["conditions"]
+    assert len(conditions) == 24
+    for method in ("occluded", "c2fdan", "c2fdan_coarse", "telea_gt_mask", "telea_predicted_mask"):
+        assert set(report["identification"][method]) == set(conditions)
+        assert set(report["reconstruction"][method]) == set(conditions)
+        assert set(report["verification"][method]) == set(conditions)
+        for curves in report["identification"][method].values():
+            assert list(curves) == ["10", "30"]
+            for d in curves:
+                assert np.all(np.diff(curves[d]) >= 0)  # TPIR grows with the rank
+            assert np.all(np.array(curves["30"]) <= np.array(curves["10"]) + 1e-12)  # and falls with D
+    # Telea with the true mask changes only masked pixels: it is at least as close as the occluded input.
+    assert report["summary"]["telea_gt_mask"]["psnr"]["average"] > report["summary"]["occluded"]["psnr"]["average"]
+    assert "| C2FDAN |" in (out / "report.md").read_text()
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):
+    generator, extractor = tiny_checkpoints / "generator.keras", tiny_checkpoints / "extractor.keras"
+    assert_one_line_error(run_eval(tmp_path, f"--checkpoint={tmp_path / 'missing.keras'}", f"--out={tmp_path}"),
+                          "missing.keras does not exist")
+    assert_one_line_error(
+        run_eval(tmp_path, f"--checkpoint={generator}", f"--extractor={tiny_checkpoints / 'wrong_extractor.keras'}",
+                 f"--out={tmp_path}"),
+        "(224, 224, 3)", "(112, 112, 3)")
+    assert_one_line_error(run_eval(tmp_path, f"--checkpoint={extractor}", f"--out={tmp_path}"),
+                          "holds a FaceFeatureExtractor, expected a Generator")
+    (tmp_path / "occluded" / "square" / "eyes" / "0.05" / "img").mkdir(parents=True)
+    (tmp_path / "clean").mkdir()
+    assert_one_line_error(
+        run_eval(tmp_path, f"--checkpoint={generator}", f"--extractor={extractor}", f"--out={tmp_path}",
+                 f"--megaface_occluded={tmp_path / 'occluded'}", f"--megaface_clean={tmp_path / 'clean'}",
+                 f"--megaface_distractors={tmp_path}"),
+        "no mask/")
+    assert_one_line_error(run_eval(tmp_path, f"--checkpoint={generator}", f"--out={tmp_path}"),
+                          "--extractor is needed")
