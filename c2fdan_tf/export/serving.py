@@ -1,4 +1,5 @@
-"""A SavedModel of the generator with named serving signatures."""
+"""The generator's serving interface: a SavedModel with named signatures, and a
+functional model with the same named outputs (for ONNX)."""
 
 import keras
 import tensorflow as tf
@@ -7,6 +8,16 @@ from c2fdan_tf.face_template import IMAGE_SIZE
 
 # Serving outputs: the final blend I_f,r, the mask M and the coarse blend I_c,r.
 SERVING_OUTPUTS = {"completed": "completed", "mask": "mask", "coarse": "coarse_completed"}
+INPUT_NAME = "image"
+
+
+def serving_model(generator):
+    """A Keras model `image` -> {completed, mask, coarse}, sharing the generator's weights."""
+    image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name=INPUT_NAME)
+    outputs = generator(image)
+    model = keras.Model(image, {name: outputs[key] for name, key in SERVING_OUTPUTS.items()}, name="c2fdan_serving")
+    model(tf.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3)))  # exporters need a called model
+    return model
 
 
 def save_serving_model(generator, directory, batch_size=None):
@@ -29,10 +40,10 @@ def save_serving_model(generator, directory, batch_size=None):
     archive = keras.export.ExportArchive()
     archive.track(generator)
     archive.add_endpoint(
-        "serving_default", serve_float, [tf.TensorSpec(shape, tf.float32, name="image")]
+        "serving_default", serve_float, [tf.TensorSpec(shape, tf.float32, name=INPUT_NAME)]
     )
     archive.add_endpoint(
-        "serving_uint8", serve_uint8, [tf.TensorSpec(shape, tf.uint8, name="image")]
+        "serving_uint8", serve_uint8, [tf.TensorSpec(shape, tf.uint8, name=INPUT_NAME)]
     )
     archive.write_out(str(directory), verbose=False)
     return directory

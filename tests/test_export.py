@@ -1,0 +1,173 @@
+"""Export: every format in its real runtime, parity, blend invariant, manifest, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from c2fdan_tf.export.exporter import FILE_NAMES, FLOAT_PARITY_DB, export_artifacts, sha256_of
+from c2fdan_tf.export.onnx_export import OnnxRunner
+from c2fdan_tf.export.serving import save_serving_model
+from c2fdan_tf.export.tflite import NonBuiltinOpError, TFLiteRunner, convert_saved_model
+from c2fdan_tf.models import Generator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parity_batch(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(size=(n, 112, 112, 3)).astype(np.float32)
+    mask = np.zeros((n, 112, 112, 1), np.float32)
+    mask[:, 40:70, 30:80] = 1.0
+    color = rng.uniform(size=(n, 1, 1, 3)).astype(np.float32)
+    return {"occluded": (1 - mask) * truth + mask * color, "ground_truth": truth, "mask": mask}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    keras.utils.set_random_seed(0)
+    generator = Generator(width=4)
+    batch = parity_batch()
+    representative = parity_batch(16, seed=1)["occluded"]
+    manifest = export_artifacts(generator, out, batch, representative_images=representative,
+                                source={"random_weights": True}, log=lambda message: None)
+    return out, generator, batch, manifest
+
+
+def artifact_outputs(out, fmt, images):
+    path = out / FILE_NAMES[fmt]
+    if fmt == "saved_model":
+        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        return {k: v.numpy() for k, v in signature(image=tf.constant(images)).items()}
+    if fmt == "onnx":
+        return OnnxRunner(path)(images)
+    return TFLiteRunner(model_path=path).run_batch(images)
+
+
+def psnr(a, b):
+    return float(np.mean(tf.image.psnr(a, b, 1.0).numpy()))
+
+
+def test_every_format_is_written_and_matches_keras_in_its_runtime(exported):
+    out, generator, batch, manifest = exported
+    assert set(manifest["artifacts"]) == set(FILE_NAMES)
+    images = parity_batch(3, seed=5)["occluded"]  # images the export's own check never saw
+    reference = {k: v.numpy() for k, v in generator(images).items()}
+    for fmt in ("saved_model", "tflite", "onnx"):
+        got = artifact_outputs(out, fmt, images)
+        assert set(got) == {"completed", "mask", "coarse"}, fmt
+        for name, key in (("completed", "completed"), ("mask", "mask"), ("coarse", "coarse_completed")):
+            value = psnr(got[name], reference[key])
+            assert not np.isfinite(value) or value >= FLOAT_PARITY_DB, (fmt, name, value)
+    for fmt in ("tflite_fp16", "tflite_int8"):
+        got = artifact_outputs(out, fmt, images)
+        assert got["completed"].shape == (3, 112, 112, 3)
+        assert psnr(got["completed"], reference["completed"]) > 25, fmt  # quantised: close, not equal
+
+
+def test_blend_invariant_holds_in_every_artifact(exported):
+    """Eq. 2: the output departs from the input at most by the predicted mask."""
+    out, _, batch, _ = exported
+    images = batch["occluded"]
+    tolerance = {"tflite_int8": 3 / 255, "tflite_fp16": 2e-3}
+    for fmt in FILE_NAMES:
+        got = artifact_outputs(out, fmt, images)
+        deviation = np.abs(got["completed"] - images).max(axis=-1)
+        allowed = got["mask"][..., 0] + tolerance.get(fmt, 1e-5)
+        assert np.all(deviation <= allowed), (fmt, float((deviation - allowed).max()))
+
+
+def test_manifest_hashes_sizes_and_io(exported):
+    out, _, _, manifest = exported
+    written = json.loads((out / "manifest.json").read_text())
+    assert written == json.loads(json.dumps(manifest))
+    for fmt, entry in written["artifacts"].items():
+        path = out / entry["file"]
+        assert entry["sha256"] == sha256_of(path), fmt
+        assert entry["size_bytes"] > 0
+        inputs = entry["inputs"] if "inputs" in entry else entry["signatures"]["serving_default"]["inputs"]
+        assert inputs[0]["name"] == "image" and inputs[0]["range"] == [0.0, 1.0]
+    assert written["artifacts"]["tflite"]["inputs"][0]["shape"] == [1, 112, 112, 3]
+    assert written["artifacts"]["onnx"]["opset"] >= 17
+    assert not any(op.startswith("FLEX") for op in written["artifacts"]["tflite_int8"]["ops"])
+    decision = written["artifacts"]["tflite_int8"]["int8_decision"]
+    assert decision["chosen"] in ("int8_full", "int8_dynamic") and set(decision["measured"]) == {"full", "dynamic"}
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no workspace left behind
+
+
+def test_uint8_signature_equals_the_float_one(exported):
+    out, _, _, manifest = exported
+    pixels = np.random.default_rng(3).integers(0, 256, size=(2, 112, 112, 3), dtype=np.uint8)
+    loaded = tf.saved_model.load(str(out / "saved_model"))
+    from_uint8 = loaded.signatures["serving_uint8"](image=tf.constant(pixels))
+    from_float = loaded.signatures["serving_default"](image=tf.constant(pixels.astype(np.float32) / 255.0))
+    for key in ("completed", "mask", "coarse"):
+        np.testing.assert_allclose(from_uint8[key].numpy(), from_float[key].numpy(), atol=1e-6)
+    assert manifest["artifacts"]["saved_model"]["uint8_signature_max_abs_difference"] <= 1e-6
+
+
+def test_a_flex_op_fails_the_export_with_its_name(tmp_path):
+    class KerasArgmax(keras.layers.Layer):  # keras.ops.argmax lowers to tf.BitwiseAnd (Flex only)
+        def call(self, x):
+            return ops.cast(ops.argmax(x, axis=-1), "float32")
+
+    inputs = keras.Input((8,), name="image")
+    model = keras.Model(inputs, KerasArgmax(name="keras_argmax")(inputs))
+    model(np.zeros((1, 8), np.float32))
+    model.export(str(tmp_path / "flex"), format="tf_saved_model", verbose=False)
+    with pytest.raises(NonBuiltinOpError, match=r"BitwiseAnd \(in .*keras_argmax"):
+        convert_saved_model(tmp_path / "flex")
+
+
+def test_generator_saved_model_keeps_batch_dynamic(tmp_path):
+    generator = Generator(width=4)
+    save_serving_model(generator, tmp_path / "sm")
+    signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    for n in (1, 3):
+        assert signature(image=tf.zeros((n, 112, 112, 3)))["completed"].shape == (n, 112, 112, 3)
+
+
+def run_export(tmp_path, *args):
+    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, str(ROOT / "export.py"), *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+def test_export_errors_are_one_line_and_leave_no_files(tmp_path):
+    out = tmp_path / "out"
+    assert_one_line_error(run_export(tmp_path, f"--checkpoint={tmp_path / 'missing.keras'}", f"--out={out}"),
+                          "missing.keras does not exist")
+    assert not out.exists()
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 this is not really a zip")
+    assert_one_line_error(run_export(tmp_path, f"--checkpoint={corrupt}", f"--out={out}"), "corrupt.keras")
+    assert not out.exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert_one_line_error(run_export(tmp_path, "--width=4", f"--out={blocker / 'export'}", "--formats=tflite"),
+                          "not writable")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_export_command_smoke(tmp_path):
+    out = tmp_path / "out"
+    result = run_export(tmp_path, "--width=4", f"--out={out}", "--formats=tflite,onnx")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["c2fdan.onnx", "c2fdan_fp32.tflite", "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"]["random_weights"] and manifest["source"]["config"]["width"] == 4
