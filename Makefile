@@ -1,5 +1,6 @@
 # One-command set-up: `make test` creates .venv if missing, installs the pinned
-# dependencies and the package, and runs the whole test suite.
+# dependencies (Python, npm, and Debian's Chromium for the browser tests) and runs
+# the whole test suite: Python (pytest), then the mobile web app (npm test).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,8 +8,11 @@ BIN := $(VENV)/bin
 TF_REQUIREMENT ?= tensorflow-cpu==2.21.0
 STAMP := $(VENV)/.installed-$(shell echo '$(TF_REQUIREMENT)' | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+WEB := mobile/web
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test clean
+.PHONY: setup setup-web chromium test test-python test-web clean
 
 setup: $(STAMP)
 
@@ -21,8 +25,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-test: setup
+setup-web: $(WEB)/node_modules/.installed
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+chromium:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && \
+	  { $(SUDO) apt-get install -y --no-install-recommends chromium || \
+	    { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }; }; } || \
+	  { echo "error: the web tests need Chromium: install Debian's chromium package or set CHROMIUM=/path/to/chromium"; exit 1; }
+
+test: test-python test-web
+
+test-python: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-web: setup setup-web chromium
+	cd $(WEB) && CHROMIUM_PATH=$(CHROMIUM) C2FDAN_PYTHON=$(abspath $(BIN))/python npm test
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-artifacts
