@@ -194,10 +194,11 @@ EXAMPLE_COLUMNS = (
 )
 
 
-def example_grid(rows, conditions=None):
-    """uint8 picture: one row per condition, columns as EXAMPLE_COLUMNS, with labels."""
-    rows = [r for r in rows if conditions is None or r["condition"] in conditions]
-    columns = [(key, title) for key, title in EXAMPLE_COLUMNS if any(key in r for r in rows)]
+def example_grid(rows, columns=None):
+    """uint8 picture: one row per condition, columns as EXAMPLE_COLUMNS (or the
+    listed keys of it), with labels."""
+    wanted = columns or [key for key, _ in EXAMPLE_COLUMNS]
+    columns = [(key, title) for key, title in EXAMPLE_COLUMNS if key in wanted and any(key in r for r in rows)]
     header, label_width, size = 18, 150, 112
     canvas = Image.new("RGB", (label_width + size * len(columns), header + size * len(rows)), "white")
     draw = ImageDraw.Draw(canvas)

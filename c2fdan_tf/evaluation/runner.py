@@ -89,7 +89,13 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
         report["identification"] = _identification(
             probes, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress)
     if "verification" in protocols and benchmark.pairs is not None:
-        report["verification"] = _verification(runner, embed, benchmark, methods, progress)
+        whole_gallery = all(len(o.index) == len(benchmark.gallery) for o in benchmark.occluded)
+        if benchmark.pairs.images is benchmark.gallery and whole_gallery and "identification" in protocols:
+            # Pairs drawn from the gallery: its occluded and completed versions are the
+            # pair images under each condition; reuse their embeddings.
+            report["verification"] = _verification_from_probes(probes, clean_embeddings, benchmark.pairs, methods)
+        else:
+            report["verification"] = _verification(runner, embed, benchmark, methods, progress)
     report["summary"] = summarize(report, methods)
     return report
 
@@ -143,13 +149,8 @@ def _verification(runner, embed, benchmark, methods, progress):
     pairs = benchmark.pairs
     images = pairs.images.astype(np.float32) / 255.0
     results = {}
-
-    def accuracy(embeddings):
-        similarities = np.sum(embeddings[pairs.first] * embeddings[pairs.second], axis=1)
-        return recognition.ten_fold_verification(similarities, pairs.same, fold_of=pairs.fold)[0]
-
     if "non_occluded" in methods:
-        results["non_occluded"] = {CLEAN: accuracy(embed(images))}
+        results["non_occluded"] = {CLEAN: _pair_accuracy(embed(images), pairs)}
     conditions = [o.condition for o in benchmark.occluded]
     occluded_methods = [m for m in methods if m != "non_occluded"]
     for condition in tqdm(conditions, desc="verification", unit="condition", disable=not progress):
@@ -160,7 +161,25 @@ def _verification(runner, embed, benchmark, methods, progress):
         )
         outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods)
         for method, completed in outputs.items():
-            results.setdefault(method, {})[condition.name] = accuracy(embed(completed))
+            results.setdefault(method, {})[condition.name] = _pair_accuracy(embed(completed), pairs)
+    return results
+
+
+def _pair_accuracy(embeddings, pairs):
+    similarities = np.sum(embeddings[pairs.first] * embeddings[pairs.second], axis=1)
+    return recognition.ten_fold_verification(similarities, pairs.same, fold_of=pairs.fold)[0]
+
+
+def _verification_from_probes(probes, clean_embeddings, pairs, methods):
+    results = {}
+    if "non_occluded" in methods:
+        results["non_occluded"] = {CLEAN: _pair_accuracy(clean_embeddings, pairs)}
+    for (method, condition), (embeddings, index) in probes.items():
+        if condition == CLEAN:
+            continue
+        full = np.zeros_like(clean_embeddings)
+        full[index] = embeddings
+        results.setdefault(method, {})[condition] = _pair_accuracy(full, pairs)
     return results
 
 
