@@ -57,16 +57,18 @@ def _to_rgb(image):
     return image.convert("RGB")
 
 
-def read_face_image(path, size=IMAGE_SIZE):
-    """Returns `(uint8 array (size, size, 3), resized)`; raises ImageReadError."""
+def _read_rgb(path, draft_size=None):
+    """The image as an RGB PIL image (EXIF rotation applied); raises ImageReadError.
+
+    `draft_size`: JPEGs may be decoded at a reduced scale no smaller than this."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
             raise ImageReadError(path, "empty file (0 bytes)")
         with Image.open(path) as image:
             width, height = image.size
-            if image.format == "JPEG":
-                image.draft("RGB", (size, size))  # decode at reduced scale: fast, small
+            if image.format == "JPEG" and draft_size:
+                image.draft("RGB", (draft_size, draft_size))  # decode at reduced scale: fast, small
             elif width * height > MAX_PIXELS:
                 raise ImageReadError(
                     path, f"image too large ({width}x{height} = {width * height / 1e6:.0f} MP, "
@@ -74,7 +76,7 @@ def read_face_image(path, size=IMAGE_SIZE):
             image.seek(0)
             image.load()
             image = ImageOps.exif_transpose(image)
-            rgb = _to_rgb(image)
+            return _to_rgb(image)
     except ImageReadError:
         raise
     except FileNotFoundError:
@@ -85,6 +87,16 @@ def read_face_image(path, size=IMAGE_SIZE):
         raise ImageReadError(path, f"image too large ({error})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(path, f"corrupt or truncated image ({error})") from None
+
+
+def read_photo(path):
+    """A whole photo as RGB uint8 (H, W, 3); raises ImageReadError."""
+    return np.asarray(_read_rgb(path), np.uint8)
+
+
+def read_face_image(path, size=IMAGE_SIZE):
+    """Returns `(uint8 array (size, size, 3), resized)`; raises ImageReadError."""
+    rgb = _read_rgb(path, draft_size=size)
     resized = rgb.size != (size, size)
     if resized:
         side = min(rgb.size)

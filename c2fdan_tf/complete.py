@@ -1,0 +1,154 @@
+"""Completes occluded faces with a trained C2FDAN model.
+
+    python -m c2fdan_tf.complete --model=runs/demo/export/c2fdan_int8.tflite --input=faces/ --output=out/
+    c2fdan-complete --model=MODEL --input='photos/*.jpg' --output=out/ --align
+
+--model: a .keras checkpoint, a SavedModel folder or a .tflite file.
+--input: a file, a folder or a glob. Without --align, inputs are aligned 112x112
+faces (others are centre-cropped and resized, with a warning). With --align,
+every face of an arbitrary photo is found (MTCNN), aligned, completed, warped
+back and pasted in only where the predicted mask is on.
+Writes <name>_completed.png and <name>_mask.png per input (and
+<name>_side_by_side.png with --side_by_side); existing outputs are kept unless
+--overwrite. Unreadable files are reported and skipped; the exit status is
+non-zero only if nothing could be processed.
+"""
+
+import glob
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder or .tflite.")
+_INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
+_OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
+_ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
+_SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+
+
+def expand_inputs(spec):
+    """Image paths from a file, a folder (recursively) or a glob, sorted."""
+    from c2fdan_tf.data.image_files import IMAGE_EXTENSIONS
+
+    path = Path(spec)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if path.exists():
+        return [path]
+    return sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+
+
+def output_names(paths):
+    """<stem> per input; the extension joins the stem when two inputs share one."""
+    stems = [p.stem for p in paths]
+    return [f"{p.stem}_{p.suffix.lstrip('.')}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
+def save_png(array, path):
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        array = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    temporary = path.with_name(f".{path.name}.partial")
+    Image.fromarray(array).save(temporary, format="PNG")
+    os.replace(temporary, path)  # never a half-written PNG under the final name
+
+
+def process_face(completer, path, targets):
+    import numpy as np
+
+    from c2fdan_tf.completion import complete_faces
+    from c2fdan_tf.data.image_files import read_face_image
+
+    face, resized = read_face_image(path)
+    if resized:
+        print(f"warning: {path} is not 112x112 and was resized; faces must be aligned to the template "
+              "(use --align for ordinary photos).", file=sys.stderr)
+    [result] = complete_faces(completer, face[None])
+    save_png(result.completed, targets["completed"])
+    save_png(result.mask, targets["mask"])
+    if "side_by_side" in targets:
+        mask_rgb = np.repeat(result.mask[..., None], 3, axis=-1)
+        save_png(np.concatenate([face / 255.0, mask_rgb, result.completed], axis=1), targets["side_by_side"])
+    if result.empty_mask:
+        return f"{path}: no occlusion found; written unchanged"
+    return f"{path}: completed ({np.mean(result.mask > 0.5):.1%} of the face masked)"
+
+
+def process_photo(completer, path, targets):
+    import numpy as np
+
+    from c2fdan_tf.completion import complete_photo
+    from c2fdan_tf.data.image_files import read_photo
+
+    photo = read_photo(path)
+    result = complete_photo(completer, photo)
+    if result is None:
+        return None
+    save_png(result.photo, targets["completed"])
+    save_png(result.mask, targets["mask"])
+    if "side_by_side" in targets:
+        save_png(np.concatenate([photo, result.photo], axis=1), targets["side_by_side"])
+    completed = sum(not face_result.empty_mask for _, face_result in result.faces)
+    return f"{path}: {len(result.faces)} face(s), {completed} with an occlusion completed"
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from c2fdan_tf.completion import ModelError, load_completer
+    from c2fdan_tf.data.image_files import ImageReadError
+
+    try:
+        completer = load_completer(_MODEL.value)
+    except ModelError as error:
+        sys.exit(f"error: {error}")
+    paths = expand_inputs(_INPUT.value)
+    if not paths:
+        sys.exit(f"error: no input image matches {_INPUT.value}.")
+    out = Path(_OUTPUT.value)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"error: cannot create the output folder {out}: {error.strerror}.")
+    processed, problems = 0, []
+    for path, name in zip(paths, output_names(paths)):
+        targets = {"completed": out / f"{name}_completed.png", "mask": out / f"{name}_mask.png"}
+        if _SIDE.value:
+            targets["side_by_side"] = out / f"{name}_side_by_side.png"
+        existing = [str(t) for t in targets.values() if t.exists()]
+        if existing and not _OVERWRITE.value:
+            problems.append(f"{path}: {existing[0]} exists (use --overwrite)")
+            continue
+        try:
+            message = (process_photo if _ALIGN.value else process_face)(completer, path, targets)
+        except ImageReadError as error:
+            problems.append(f"{error.path}: {error.reason}")
+            continue
+        if message is None:
+            problems.append(f"{path}: no face found; nothing written")
+            continue
+        print(message)
+        processed += 1
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"{processed} of {len(paths)} image(s) processed into {out}; {len(problems)} skipped.")
+    if processed == 0:
+        sys.exit(1)
+
+
+def run():
+    """Console-script entry point (c2fdan-complete)."""
+    flags.mark_flags_as_required(["model", "input", "output"])
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
