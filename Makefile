@@ -1,6 +1,7 @@
-# One-command set-up: `make test` creates .venv if missing, installs the pinned
-# dependencies (Python, npm, and Debian's Chromium for the browser tests) and runs
-# the whole test suite: Python (pytest), then the mobile web app (npm test).
+# Two commands: `make demo` runs the main job (see README); `make test` creates
+# .venv if missing, installs the pinned dependencies (Python, npm, and Debian's
+# Chromium for the browser tests) and runs the whole test suite: Python (pytest),
+# then the mobile web app (npm test).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ WEB := mobile/web
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-web chromium test test-python test-web clean
+.PHONY: setup setup-web chromium test test-python test-web demo clean
 
 setup: $(STAMP)
 
@@ -44,6 +45,10 @@ test-python: setup
 
 test-web: setup setup-web chromium
 	cd $(WEB) && CHROMIUM_PATH=$(CHROMIUM) C2FDAN_PYTHON=$(abspath $(BIN))/python npm test
+
+# The main job: train, evaluate and export on the built-in synthetic faces into runs/demo/.
+demo: setup
+	$(BIN)/python demo.py --workdir=runs/demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-artifacts

@@ -30,39 +30,13 @@ _RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per artifact and thread cou
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the parity and calibration faces (and of random weights).")
 
 
-def occluded_faces(data, split, count, seed, benchmark):
-    """`count` faces with occlusions: the benchmark's conditions or training ones."""
-    import numpy as np
-    import tensorflow as tf
-
-    from c2fdan_tf.data.face_sources import ImageFolderFaces, synthetic_face_source
-    from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer, benchmark_conditions
-
-    if data == "synth":
-        faces = synthetic_face_source(split, count, 1, seed=seed).images
-    else:
-        faces = ImageFolderFaces(data).load().images[:count]
-    synthesizer = OcclusionSynthesizer()
-    ids = tf.range(len(faces), dtype=tf.int64)
-    if benchmark:
-        conditions = benchmark_conditions()
-        picked = [conditions[(i * 7) % len(conditions)] for i in range(len(faces))]
-        params = synthesizer.benchmark_parameters(
-            seed, ids, [FORMS.index(f) for f, _, _ in picked], [s for _, s, _ in picked],
-            [POSITIONS.index(p) for *_, p in picked])
-    else:
-        params = synthesizer.training_parameters(seed, ids)
-        params["flip"] = tf.zeros_like(params["flip"])
-    example = synthesizer.occlude(tf.constant(faces), params)
-    return {key: np.asarray(example[key]) for key in ("occluded", "mask", "ground_truth")}
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     import keras
 
     from c2fdan_tf.export.benchmark import benchmark_artifacts, benchmark_table
+    from c2fdan_tf.export.calibration import occluded_faces
     from c2fdan_tf.export.exporter import ExportError, export_artifacts
     from c2fdan_tf.export.tflite import ConversionError, NonBuiltinOpError
     from c2fdan_tf.models import Generator

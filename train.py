@@ -72,6 +72,8 @@ def resolve_config():
         "backup_every_steps": _BACKUP.value,
     }
     overrides.update({f"{name}_weight": flag.value for name, flag in _WEIGHTS.items()})
+    if stage == "coarse":  # the coarse stage has its own mask weight (pixel losses only)
+        overrides["coarse_mask_weight"] = overrides.pop("mask_weight")
     return apply_overrides(config, overrides)
 
 

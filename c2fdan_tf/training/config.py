@@ -48,7 +48,9 @@ class TrainConfig:
     discriminator_learning_rate: float = 1e-4
     learning_rate_decay: float = 0.1  # per epoch in stage full (paper)
     gan_beta_1: float = 0.5  # [decision] Adam beta_1 of the GAN stage
-    # Stage-2 loss weights (Eq. 4); stage 1 uses LossWeights.coarse_stage().
+    # Stage-1 mask weight (the paper: 1; more makes the shared encoder learn the mask sooner).
+    coarse_mask_weight: float = 1.0
+    # Stage-2 loss weights (Eq. 4).
     mask_weight: float = 10.0
     occluded_weight: float = 3.0
     non_occluded_weight: float = 1.0
@@ -71,6 +73,9 @@ class TrainConfig:
             adversarial=self.adversarial_weight,
             occluded_on_fine=self.occluded_on_fine,
         )
+
+    def coarse_loss_weights(self):
+        return dataclasses.replace(LossWeights.coarse_stage(), mask=self.coarse_mask_weight)
 
     def epochs(self, stage):
         return {"extractor": self.extractor_epochs, "coarse": self.coarse_epochs, "full": self.full_epochs}[stage]

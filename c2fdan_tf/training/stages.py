@@ -28,7 +28,6 @@ from c2fdan_tf.data.face_sources import HeldOutSplit, open_face_source
 from c2fdan_tf.data.occlusion import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import identity_dataset, training_dataset
 from c2fdan_tf.evaluation import recognition
-from c2fdan_tf.losses import LossWeights
 from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
 from c2fdan_tf.models.checkpoints import load_coarse_weights, load_extractor
 from c2fdan_tf.training.c2fdan import C2FDAN
@@ -216,7 +215,7 @@ def _default_checkpoint(workdir, stage, prefix):
 def _train_generator(
     config, stage, stage_dir, workdir, strategy, init_from, extractor_path, verbose, extra_callbacks
 ):
-    weights = config.loss_weights() if stage == "full" else LossWeights.coarse_stage()
+    weights = config.loss_weights() if stage == "full" else config.coarse_loss_weights()
     train_source, val_source = _completion_sources(config)
     steps = _steps_per_epoch(config.steps_per_epoch, config.batch_size, train_source)
     epochs = config.epochs(stage)

@@ -1,0 +1,143 @@
+"""The main job: train, evaluate and export C2FDAN on the built-in synthetic faces.
+
+Stages, each skipped when its result is already in the work directory (so a
+re-run resumes an interrupted stage and reuses finished ones):
+
+1. the face feature extractor, the coarse stage and the full GAN stage (train.py's
+   stages, `training.stages.run_stage`);
+2. evaluation against the baselines on held-out synthetic identities
+   (report.md, report.json, plots, examples.png, completions.png);
+3. export of every format with parity checks (export/ and its manifest.json);
+4. targets.json: the main job's quality targets, met or not.
+"""
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from c2fdan_tf.data.occlusion import BENCHMARK_SIZES, FORMS, POSITIONS
+from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
+from c2fdan_tf.evaluation.methods import METHODS
+from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_report
+from c2fdan_tf.evaluation.runner import evaluate
+from c2fdan_tf.export.calibration import occluded_faces
+from c2fdan_tf.export.exporter import FORMATS, export_artifacts
+from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_generator
+from c2fdan_tf.training.config import STAGE_NAMES
+from c2fdan_tf.training.stages import run_stage
+
+COMPLETION_COLUMNS = ("occluded", "predicted_mask", "c2fdan_coarse", "c2fdan", "truth")
+
+
+@dataclasses.dataclass
+class EvaluationSize:
+    gallery_identities: int = 30
+    images_per_identity: int = 5
+    distractors: int = 1000
+    verification_pairs: int = 300
+
+
+def _log_step(log, text):
+    log(f"\n=== {text} ===")
+
+
+def _fresh(path, checkpoint_sha, key):
+    """True when `path` (a JSON file) was made from this very checkpoint."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    node = data
+    for part in key:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node == checkpoint_sha
+
+
+def quality_targets(summary):
+    """The main job's targets on the synthetic benchmark, from the report summary."""
+    final, coarse = summary["c2fdan"], summary["c2fdan_coarse"]
+    occluded, telea = summary["occluded"], summary["telea_predicted_mask"]
+    psnr = lambda entry: entry["psnr"]["average"]  # noqa: E731
+    ssim = lambda entry: entry["ssim"]["average"]  # noqa: E731
+    checks = {
+        "mask_iou >= 0.75": (final["mask_iou"]["average"], final["mask_iou"]["average"] >= 0.75),
+        "psnr >= occluded + 6 dB": (psnr(final) - psnr(occluded), psnr(final) >= psnr(occluded) + 6),
+        "psnr >= Telea (predicted mask)": (psnr(final) - psnr(telea), psnr(final) >= psnr(telea)),
+        "fine psnr >= coarse psnr": (psnr(final) - psnr(coarse), psnr(final) >= psnr(coarse)),
+        "fine ssim >= coarse ssim": (ssim(final) - ssim(coarse), ssim(final) >= ssim(coarse)),
+    }
+    return {name: {"value": float(value), "met": bool(met)} for name, (value, met) in checks.items()}
+
+
+def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, log=print):
+    """Runs (or resumes) the whole pipeline into `workdir`; returns the targets."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    timings = {}
+    for stage in STAGE_NAMES:
+        _log_step(log, f"training: {stage}")
+        t = time.time()
+        result = run_stage(config, stage, workdir)
+        timings[stage] = time.time() - t
+        log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
+
+    checkpoint = workdir / "full" / "generator_best.keras"
+    extractor_path = workdir / "extractor" / "extractor_best.keras"
+    sha = file_sha256(checkpoint)
+    generator = load_generator(checkpoint)
+
+    _log_step(log, "evaluation against the baselines")
+    t = time.time()
+    if _fresh(workdir / "report.json", sha, ("metadata", "checkpoint", "sha256")):
+        log("evaluation of this checkpoint already done, reused")
+        summary = json.loads((workdir / "report.json").read_text())["summary"]
+    else:
+        benchmark = synthetic_benchmark(
+            config.seed, evaluation.gallery_identities, evaluation.images_per_identity, evaluation.distractors,
+            evaluation.verification_pairs, occlusion_seed=config.seed,
+        )
+        report = evaluate(generator, load_extractor(extractor_path), benchmark)
+        metadata = {
+            "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator.get_config()},
+            "extractor": {"path": str(extractor_path), "sha256": file_sha256(extractor_path)},
+            "benchmark": benchmark.describe(),
+            "protocols": ["reconstruction", "identification", "verification"],
+            "command": "make demo",
+        }
+        write_report(report, list(METHODS), workdir, metadata)
+        middle = {f"{form}/{position}/{BENCHMARK_SIZES[form][1]:g}" for form in FORMS for position in POSITIONS}
+        rows = [r for r in report["examples"] if r["condition"] in middle]
+        Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
+        summary = report["summary"]
+    timings["evaluation"] = time.time() - t
+
+    _log_step(log, "export")
+    t = time.time()
+    export_dir = workdir / "export"
+    if _fresh(export_dir / "manifest.json", sha, ("source", "sha256")):
+        log("export of this checkpoint already done, reused")
+    else:
+        parity = occluded_faces("synth", "eval", 8, config.seed, benchmark=True)
+        representative = occluded_faces("synth", "train", 64, config.seed, benchmark=False)["occluded"]
+        source = {"checkpoint": str(checkpoint), "sha256": sha, "config": generator.get_config()}
+        manifest = export_artifacts(generator, export_dir, parity, formats, representative, source, log=log)
+        for entry in manifest["artifacts"].values():
+            log(f"  {entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, PSNR vs truth "
+                f"{entry['quality']['psnr_vs_truth_db']:.2f} dB")
+    timings["export"] = time.time() - t
+
+    targets = quality_targets(summary)
+    timings["total"] = time.time() - start
+    (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
+    _log_step(log, "results")
+    log(markdown_table(summary, list(METHODS)))
+    for name, result in targets.items():
+        log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
+    log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "
+        f"This run: {timings['total'] / 60:.1f} min.")
+    return targets

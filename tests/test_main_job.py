@@ -1,0 +1,60 @@
+"""The main job end to end with the tiny preset: files written, re-run reuses them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from c2fdan_tf.main_job import quality_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_demo(tmp_path, workdir):
+    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "demo.py"), f"--workdir={workdir}", "--config=tiny", "--gallery_identities=3",
+         "--images_per_identity=2", "--distractors=20", "--verification_pairs=20", "--formats=tflite,onnx"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200,
+    )
+
+
+def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
+    workdir = tmp_path / "demo"
+    first = run_demo(tmp_path, workdir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("report.md", "report.json", "identification.png", "tpir_vs_area.png", "reconstruction.png",
+                 "examples.png", "completions.png", "targets.json", "export/manifest.json",
+                 "export/c2fdan_fp32.tflite", "export/c2fdan.onnx"):
+        assert (workdir / name).stat().st_size > 0, name
+    for stage in ("extractor", "coarse", "full"):
+        assert (workdir / stage / "done.json").exists()
+    targets = json.loads((workdir / "targets.json").read_text())["targets"]
+    assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
+                            "fine psnr >= coarse psnr", "fine ssim >= coarse ssim"}
+    assert "| C2FDAN |" in first.stdout
+    second = run_demo(tmp_path, workdir)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for stage in ("extractor", "coarse", "full"):
+        assert f"stage {stage}: already finished, reused" in second.stdout
+    assert "evaluation of this checkpoint already done, reused" in second.stdout
+    assert "export of this checkpoint already done, reused" in second.stdout
+
+
+def test_quality_targets_are_computed_from_the_summary():
+    def entry(psnr, ssim, iou=None):
+        value = {"psnr": {"average": psnr}, "ssim": {"average": ssim}}
+        if iou is not None:
+            value["mask_iou"] = {"average": iou}
+        return value
+
+    summary = {"c2fdan": entry(28.0, 0.95, 0.8), "c2fdan_coarse": entry(27.0, 0.96, 0.8),
+               "occluded": entry(21.5, 0.90), "telea_predicted_mask": entry(28.5, 0.94)}
+    targets = quality_targets(summary)
+    assert targets["mask_iou >= 0.75"] == {"value": 0.8, "met": True}
+    assert targets["psnr >= occluded + 6 dB"]["met"] and targets["psnr >= occluded + 6 dB"]["value"] == 6.5
+    assert not targets["psnr >= Telea (predicted mask)"]["met"]
+    assert targets["fine psnr >= coarse psnr"]["met"] and not targets["fine ssim >= coarse ssim"]["met"]
+    assert targets["fine ssim >= coarse ssim"]["value"] == pytest.approx(-0.01)
