@@ -100,9 +100,9 @@ PRESETS = {
         batch_size=8,
         extractor_batch_size=32,
         extractor_epochs=12,
-        coarse_epochs=3,
-        full_epochs=2,
-        steps_per_epoch=150,
+        coarse_epochs=6,
+        full_epochs=3,
+        steps_per_epoch=300,
         validation_steps=8,
         extractor_learning_rate=2e-3,
         coarse_learning_rate=1e-3,
@@ -110,6 +110,14 @@ PRESETS = {
         pretrained_learning_rate=1e-4,
         discriminator_learning_rate=2e-4,
         learning_rate_decay=0.5,
+        # Measured on synth (README, Results): a heavier mask term makes the short coarse stage
+        # find the occlusion (val mask IoU 0.80 after 1800 steps); Table I's row without the
+        # style loss (the paper's best recognition model) plus '*' (occluded L1 on I_f) lets the
+        # fine network overtake the coarse one in 900 steps, where the Gram loss of a width-16
+        # extractor dominated the generator loss and painted plaid textures.
+        coarse_mask_weight=10.0,
+        style_weight=0.0,
+        occluded_on_fine=True,
     ),
     # Seconds per stage: for tests and smoke runs only.
     "tiny": TrainConfig(
