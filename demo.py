@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Where everything is written.")
 _CONFIG = flags.DEFINE_string("config", "small", "Training preset (small: sized for a CPU; tiny: smoke test).")
@@ -22,6 +22,8 @@ _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16",
 
 
 def main(argv):
+    # tf2onnx and SavedModel saving log every graph rewrite at INFO; keep the progress readable.
+    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from c2fdan_tf.main_job import EvaluationSize, run_main_job

@@ -16,7 +16,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Generator checkpoint (.keras).")
 _WIDTH = flags.DEFINE_integer("width", None, "Without --checkpoint: a generator of this width with random weights.")
@@ -31,6 +31,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the parity and calibration face
 
 
 def main(argv):
+    # tf2onnx and SavedModel saving log every graph rewrite at INFO; keep the progress readable.
+    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     import keras

@@ -78,12 +78,17 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.time()
+    # Seconds of each step when it was computed (a reused step keeps its earlier figure).
+    try:
+        earlier = json.loads((workdir / "targets.json").read_text())["seconds"]
+    except (OSError, ValueError, KeyError):
+        earlier = {}
     timings = {}
     for stage in STAGE_NAMES:
         _log_step(log, f"training: {stage}")
         t = time.time()
         result = run_stage(config, stage, workdir)
-        timings[stage] = time.time() - t
+        timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 
     checkpoint = workdir / "full" / "generator_best.keras"
@@ -96,6 +101,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     if _fresh(workdir / "report.json", sha, ("metadata", "checkpoint", "sha256")):
         log("evaluation of this checkpoint already done, reused")
         summary = json.loads((workdir / "report.json").read_text())["summary"]
+        t -= earlier.get("evaluation", 0.0)
     else:
         benchmark = synthetic_benchmark(
             config.seed, evaluation.gallery_identities, evaluation.images_per_identity, evaluation.distractors,
@@ -121,6 +127,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     export_dir = workdir / "export"
     if _fresh(export_dir / "manifest.json", sha, ("source", "sha256")):
         log("export of this checkpoint already done, reused")
+        t -= earlier.get("export", 0.0)
     else:
         parity = occluded_faces("synth", "eval", 8, config.seed, benchmark=True)
         representative = occluded_faces("synth", "train", 64, config.seed, benchmark=False)["occluded"]
@@ -132,12 +139,13 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     timings["export"] = time.time() - t
 
     targets = quality_targets(summary)
-    timings["total"] = time.time() - start
+    timings["total"] = sum(timings.values())
+    timings["this_run"] = time.time() - start
     (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
     _log_step(log, "results")
     log(markdown_table(summary, list(METHODS)))
     for name, result in targets.items():
         log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
     log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "
-        f"This run: {timings['total'] / 60:.1f} min.")
+        f"Time: {timings['total'] / 60:.1f} min in all, {timings['this_run'] / 60:.1f} min in this run.")
     return targets

@@ -32,6 +32,9 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     for stage in ("extractor", "coarse", "full"):
         assert (workdir / stage / "done.json").exists()
     targets = json.loads((workdir / "targets.json").read_text())["targets"]
+    targets_seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
+    assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
+                                                         ("extractor", "coarse", "full", "evaluation", "export")))
     assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
                             "fine psnr >= coarse psnr", "fine ssim >= coarse ssim"}
     assert "| C2FDAN |" in first.stdout
@@ -41,6 +44,13 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
         assert f"stage {stage}: already finished, reused" in second.stdout
     assert "evaluation of this checkpoint already done, reused" in second.stdout
     assert "export of this checkpoint already done, reused" in second.stdout
+    # A reused step keeps the time it took when it was computed.
+    seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
+    for step in ("extractor", "coarse", "full"):
+        assert seconds[step] == pytest.approx(targets_seconds[step], abs=1e-6)
+    for step in ("evaluation", "export"):
+        assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
+    assert seconds["this_run"] < targets_seconds["this_run"]
 
 
 def test_quality_targets_are_computed_from_the_summary():
