@@ -1,9 +1,6 @@
 """Evaluation: metrics against references, the recognition protocols, readers, eval.py."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,8 +11,8 @@ from PIL import Image
 from c2fdan_tf import image_metrics
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import lfw_pairs, megaface_occluded_benchmark
+from tests.commands import assert_one_line_error, run_script
 
-ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(11)
 
 
@@ -201,9 +198,7 @@ def tiny_checkpoints(tmp_path_factory):
 
 
 def run_eval(tmp_path, *args):
-    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, str(ROOT / "eval.py"), *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=900)
+    return run_script("eval.py", tmp_path, *args, timeout=900)
 
 
 def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
@@ -234,14 +229,6 @@ def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
     # Telea with the true mask changes only masked pixels: it is at least as close as the occluded input.
     assert report["summary"]["telea_gt_mask"]["psnr"]["average"] > report["summary"]["occluded"]["psnr"]["average"]
     assert "| C2FDAN |" in (out / "report.md").read_text()
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
-    for fragment in fragments:
-        assert fragment in last, last
 
 
 def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):

@@ -1,9 +1,6 @@
 """Export: every format in its real runtime, parity, blend invariant, manifest, errors."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,8 +13,7 @@ from c2fdan_tf.export.onnx_export import OnnxRunner
 from c2fdan_tf.export.serving import save_serving_model
 from c2fdan_tf.export.tflite import NonBuiltinOpError, TFLiteRunner, convert_saved_model
 from c2fdan_tf.models import Generator
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.commands import assert_one_line_error, run_script
 
 
 def parity_batch(n=4, seed=0):
@@ -135,17 +131,7 @@ def test_generator_saved_model_keeps_batch_dynamic(tmp_path):
 
 
 def run_export(tmp_path, *args):
-    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, str(ROOT / "export.py"), *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=600)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
-    for fragment in fragments:
-        assert fragment in last, last
+    return run_script("export.py", tmp_path, *args)
 
 
 def test_export_errors_are_one_line_and_leave_no_files(tmp_path):

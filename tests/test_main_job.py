@@ -1,24 +1,17 @@
 """The main job end to end with the tiny preset: files written, re-run reuses them."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from c2fdan_tf.main_job import quality_targets
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.commands import run_script
 
 
 def run_demo(tmp_path, workdir):
-    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "demo.py"), f"--workdir={workdir}", "--config=tiny", "--gallery_identities=3",
-         "--images_per_identity=2", "--distractors=20", "--verification_pairs=20", "--formats=tflite,onnx"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200,
-    )
+    return run_script("demo.py", tmp_path, f"--workdir={workdir}", "--config=tiny", "--gallery_identities=3",
+                      "--images_per_identity=2", "--distractors=20", "--verification_pairs=20",
+                      "--formats=tflite,onnx", timeout=1200)
 
 
 def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):

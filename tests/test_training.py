@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,8 +19,7 @@ from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
 from c2fdan_tf.training.c2fdan import C2FDAN
 from c2fdan_tf.training.config import preset
 from c2fdan_tf.training.stages import run_stage
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.commands import ROOT, assert_one_line_error, run_script
 
 
 @pytest.fixture(scope="module")
@@ -269,19 +267,7 @@ def test_mirrored_strategy_on_two_cpus_matches_the_default_strategy():
 
 
 def run_train(tmp_path, *args):
-    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), f"--workdir={tmp_path / 'work'}", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
-    )
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-1500:]
-    for fragment in fragments:
-        assert fragment in last, last
+    return run_script("train.py", tmp_path, f"--workdir={tmp_path / 'work'}", *args)
 
 
 def test_train_command_errors_are_one_line(tmp_path):
