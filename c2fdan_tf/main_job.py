@@ -12,6 +12,7 @@ re-run resumes an interrupted stage and reuses finished ones):
 """
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -94,7 +95,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     checkpoint = workdir / "full" / "generator_best.keras"
     extractor_path = workdir / "extractor" / "extractor_best.keras"
     sha = file_sha256(checkpoint)
-    generator = load_generator(checkpoint)
+    generator = functools.cache(lambda: load_generator(checkpoint))  # loaded only if a step needs it
 
     _log_step(log, "evaluation against the baselines")
     t = time.time()
@@ -107,9 +108,9 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
             config.seed, evaluation.gallery_identities, evaluation.images_per_identity, evaluation.distractors,
             evaluation.verification_pairs, occlusion_seed=config.seed,
         )
-        report = evaluate(generator, load_extractor(extractor_path), benchmark)
+        report = evaluate(generator(), load_extractor(extractor_path), benchmark)
         metadata = {
-            "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator.get_config()},
+            "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
             "extractor": {"path": str(extractor_path), "sha256": file_sha256(extractor_path)},
             "benchmark": benchmark.describe(),
             "protocols": ["reconstruction", "identification", "verification"],
@@ -131,8 +132,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     else:
         parity = occluded_faces("synth", "eval", 8, config.seed, benchmark=True)
         representative = occluded_faces("synth", "train", 64, config.seed, benchmark=False)["occluded"]
-        source = {"checkpoint": str(checkpoint), "sha256": sha, "config": generator.get_config()}
-        manifest = export_artifacts(generator, export_dir, parity, formats, representative, source, log=log)
+        source = {"checkpoint": str(checkpoint), "sha256": sha, "config": generator().get_config()}
+        manifest = export_artifacts(generator(), export_dir, parity, formats, representative, source, log=log)
         for entry in manifest["artifacts"].values():
             log(f"  {entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, PSNR vs truth "
                 f"{entry['quality']['psnr_vs_truth_db']:.2f} dB")

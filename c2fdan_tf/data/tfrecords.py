@@ -42,7 +42,7 @@ def _example(png, label):
 
 
 def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress=False):
-    """Writes `faces-XXXXX-of-YYYYY.tfrecord` shards and `index.json`; returns the index."""
+    """Writes shards named like `faces-00003-of-00064.tfrecord` and `index.json`; returns the index."""
     import tensorflow as tf
 
     listing = scan_image_folder(input_dir)
