@@ -4,12 +4,11 @@ baselines, export every format. `make demo` runs it; a re-run reuses what is don
     python demo.py --workdir=runs/demo --config=small
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from c2fdan_tf import console
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Where everything is written.")
 _CONFIG = flags.DEFINE_string("config", "small", "Training preset (small: sized for a CPU; tiny: smoke test).")
@@ -19,6 +18,7 @@ _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
+console.define_verbose_flag()
 
 
 def main(argv):
@@ -40,4 +40,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    console.start(sys.argv)
     app.run(main)

@@ -15,13 +15,12 @@ benchmark; the baselines once; each checkpoint's report goes into --out/<name>/
 and one table of all of them into --out/ablation.md.
 """
 
-import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from c2fdan_tf import console
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.keras); several = ablation.")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras); needed for recognition.")
@@ -40,6 +39,7 @@ _MEGAFACE_CLEAN = flags.DEFINE_string("megaface_clean", None, "Clean aligned Fac
 _MEGAFACE_DISTRACTORS = flags.DEFINE_string("megaface_distractors", None, "Folder of aligned distractor faces.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
+console.define_verbose_flag()
 
 
 def open_benchmark():
@@ -74,18 +74,21 @@ def checkpoint_name(path):
 
 def describe_checkpoint(path):
     """The Table I configuration of a checkpoint, from the config.json beside it."""
-    import json
     from pathlib import Path
+
+    from c2fdan_tf.training.config import load_config
 
     config_path = Path(path).parent / "config.json"
     if not config_path.exists():
         return ""
-    config = json.loads(config_path.read_text())
-    if Path(path).parent.name == "coarse":
+    stage = Path(path).parent.name
+    if stage == "coarse":
         return "coarse stage: pixel-wise losses only"
-    terms = [name for name in ("perceptual", "style", "occluded", "adversarial") if config.get(f"{name}_weight")]
-    star = "*" if config.get("occluded_on_fine") else ""
-    return f"attention {config.get('attention')}, losses: {', '.join(terms)}{star}"
+    config = load_config(config_path)
+    losses = config.losses.full
+    terms = [name for name in ("perceptual", "style", "occluded", "adversarial") if getattr(losses, name)]
+    star = "*" if losses.occluded_on_fine else ""
+    return f"attention {config.model.attention}, losses: {', '.join(terms)}{star}"
 
 
 def main(argv):
@@ -93,7 +96,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from pathlib import Path
 
-    from c2fdan_tf.evaluation.methods import METHODS
+    from c2fdan_tf.evaluation.methods import METHODS, check_methods, needing_generator
     from c2fdan_tf.evaluation.report import ablation_table, markdown_table, write_report
     from c2fdan_tf.evaluation.runner import PROTOCOLS, evaluate
     from c2fdan_tf.models.checkpoints import CheckpointError, file_sha256, load_extractor, load_generator
@@ -103,10 +106,7 @@ def main(argv):
         unknown = set(_PROTOCOL.value) - set(PROTOCOLS)
         if unknown:
             raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
-        methods = _METHODS.value or list(METHODS)
-        bad = set(methods) - set(METHODS)
-        if bad:
-            raise ValueError(f"Unknown method(s) {', '.join(sorted(bad))}; choose from {', '.join(METHODS)}.")
+        methods = check_methods(_METHODS.value or METHODS)
         checkpoints = _CHECKPOINT.value
         generators = [load_generator(path) for path in checkpoints]  # fail early on any bad one
         needs_extractor = set(_PROTOCOL.value) & {"identification", "verification"}
@@ -118,7 +118,7 @@ def main(argv):
         rows = []
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):
             # The baselines do not depend on the checkpoint: evaluate them once.
-            run_methods = methods if i == 0 else [m for m in methods if m in ("c2fdan_coarse", "c2fdan", "telea_predicted_mask")]
+            run_methods = methods if i == 0 else needing_generator(methods)
             report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
@@ -146,5 +146,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    console.start(sys.argv)
     flags.mark_flags_as_required(["checkpoint", "out"])
     app.run(main)

@@ -14,9 +14,9 @@ parity and quality (and latencies with --benchmark).
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from c2fdan_tf import console
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Generator checkpoint (.keras).")
 _WIDTH = flags.DEFINE_integer("width", None, "Without --checkpoint: a generator of this width with random weights.")
@@ -28,6 +28,7 @@ _BENCHMARK = flags.DEFINE_bool("benchmark", False, "Also time every artifact (1 
 _THREADS = flags.DEFINE_list("threads", ["1", "2"], "Thread counts of the benchmark.")
 _RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per artifact and thread count.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the parity and calibration faces (and of random weights).")
+console.define_verbose_flag()
 
 
 def main(argv):
@@ -84,5 +85,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    console.start(sys.argv)
     flags.mark_flag_as_required("out")
     app.run(main)

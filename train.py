@@ -9,12 +9,11 @@ and --extractor). Running a command again resumes an interrupted stage from its
 last backup and skips a finished one (--restart trains it again).
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from c2fdan_tf import console
 
 _STAGE = flags.DEFINE_enum("stage", None, ["extractor", "coarse", "full"], "Training stage.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (one sub-folder per stage).")
@@ -43,50 +42,24 @@ _STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_w
 _MIXED = flags.DEFINE_bool("mixed_precision", None, "mixed_float16 compute (GPUs).")
 _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
-
-
-def resolve_config():
-    """The preset with the flags' overrides (epochs, lr, batch size and steps of the current stage)."""
-    from c2fdan_tf.training.config import apply_overrides, preset
-
-    config = preset(_CONFIG.value)
-    stage = _STAGE.value
-    lr_field = {"extractor": "extractor_learning_rate", "coarse": "coarse_learning_rate", "full": "learning_rate"}
-    prefix = "extractor_" if stage == "extractor" else ""
-    overrides = {
-        "data": _DATA.value,
-        "width": _WIDTH.value,
-        f"{prefix}batch_size": _BATCH.value,
-        f"{stage}_epochs": _EPOCHS.value,
-        f"{prefix}steps_per_epoch": _STEPS.value,
-        lr_field[stage]: _LR.value,
-        "pretrained_learning_rate": _PRETRAINED_LR.value,
-        "discriminator_learning_rate": _D_LR.value,
-        "attention": _ATTENTION.value,
-        "cross_attention_mode": _CROSS_MODE.value,
-        "occluded_on_fine": _ON_FINE.value,
-        "seed": _SEED.value,
-        "strategy": _STRATEGY.value,
-        "mixed_precision": _MIXED.value,
-        "jit_compile": _JIT.value,
-        "backup_every_steps": _BACKUP.value,
-    }
-    overrides.update({f"{name}_weight": flag.value for name, flag in _WEIGHTS.items()})
-    if stage == "coarse":  # the coarse stage has its own mask weight (pixel losses only)
-        overrides["coarse_mask_weight"] = overrides.pop("mask_weight")
-    return apply_overrides(config, overrides)
+console.define_verbose_flag()
+# Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
+_OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _ON_FINE,
+              _SEED, _STRATEGY, _MIXED, _JIT, _BACKUP, *_WEIGHTS.values()]
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from c2fdan_tf.models.checkpoints import CheckpointError
+    from c2fdan_tf.training.config import resolve_config
     from c2fdan_tf.training.stages import StageError, run_stage
 
     try:
-        config = resolve_config()
+        config = resolve_config(_CONFIG.value, _STAGE.value, {flag.name: flag.value for flag in _OVERRIDES})
         result = run_stage(
-            config, _STAGE.value, _WORKDIR.value, _INIT_FROM.value, _EXTRACTOR.value, restart=_RESTART.value
+            config, _STAGE.value, _WORKDIR.value, _INIT_FROM.value, _EXTRACTOR.value, restart=_RESTART.value,
+            verbose=console.fit_verbosity(),
         )
     except (ValueError, CheckpointError, StageError) as error:
         sys.exit(f"error: {error}")
@@ -100,5 +73,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    console.start(sys.argv)
     flags.mark_flags_as_required(["stage", "workdir"])
     app.run(main)

@@ -48,9 +48,10 @@ def build_model(width, jit):
     keras.utils.set_random_seed(0)
     config = preset("paper" if width >= 64 else "small")
     extractor = FaceFeatureExtractor(
-        1000, config.extractor_architecture, width=config.extractor_width, blocks_per_stage=config.extractor_blocks
+        1000, config.model.extractor_architecture, width=config.model.extractor_width,
+        blocks_per_stage=config.model.extractor_blocks
     )
-    model = C2FDAN(Generator(width=width), "full", Discriminators(config.discriminator_width), extractor)
+    model = C2FDAN(Generator(width=width), "full", Discriminators(config.model.discriminator_width), extractor)
     model.compile(
         keras.optimizers.Adam(1e-4),
         pretrained_optimizer=keras.optimizers.Adam(5e-5),
@@ -103,7 +104,7 @@ def main(argv):
             model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
             seconds = (time.perf_counter() - start) / steps
             achieved = flops / seconds / 1e9
-            rows.append((width, config.extractor_architecture, jit, batch_size / seconds, flops / 1e9,
+            rows.append((width, config.model.extractor_architecture, jit, batch_size / seconds, flops / 1e9,
                          achieved, achieved / reference, warmup))
     print("| width | extractor | XLA | images/s | GFLOP/step | GFLOP/s | of conv peak | first step (s) |")
     print("|---:|---|---|---:|---:|---:|---:|---:|")

@@ -17,10 +17,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from c2fdan_tf.data.occlusion import BENCHMARK_SIZES, FORMS, POSITIONS
+from c2fdan_tf.console import fit_verbosity
+from c2fdan_tf.data.benchmark_occlusions import middle_size_conditions
 from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
 from c2fdan_tf.evaluation.methods import METHODS
 from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_report
@@ -88,7 +88,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     for stage in STAGE_NAMES:
         _log_step(log, f"training: {stage}")
         t = time.time()
-        result = run_stage(config, stage, workdir)
+        result = run_stage(config, stage, workdir, verbose=fit_verbosity())
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 
@@ -105,8 +105,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         t -= earlier.get("evaluation", 0.0)
     else:
         benchmark = synthetic_benchmark(
-            config.seed, evaluation.gallery_identities, evaluation.images_per_identity, evaluation.distractors,
-            evaluation.verification_pairs, occlusion_seed=config.seed,
+            config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
+            evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed,
         )
         report = evaluate(generator(), load_extractor(extractor_path), benchmark)
         metadata = {
@@ -117,7 +117,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
             "command": "make demo",
         }
         write_report(report, list(METHODS), workdir, metadata)
-        middle = {f"{form}/{position}/{BENCHMARK_SIZES[form][1]:g}" for form in FORMS for position in POSITIONS}
+        middle = {c.name for c in middle_size_conditions()}
         rows = [r for r in report["examples"] if r["condition"] in middle]
         Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
         summary = report["summary"]
@@ -130,8 +130,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         log("export of this checkpoint already done, reused")
         t -= earlier.get("export", 0.0)
     else:
-        parity = occluded_faces("synth", "eval", 8, config.seed, benchmark=True)
-        representative = occluded_faces("synth", "train", 64, config.seed, benchmark=False)["occluded"]
+        parity = occluded_faces("synth", "eval", 8, config.data.seed, benchmark=True)
+        representative = occluded_faces("synth", "train", 64, config.data.seed, benchmark=False)["occluded"]
         source = {"checkpoint": str(checkpoint), "sha256": sha, "config": generator().get_config()}
         manifest = export_artifacts(generator(), export_dir, parity, formats, representative, source, log=log)
         for entry in manifest["artifacts"].values():

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from c2fdan_tf.alignment import TEMPLATE, align, detect_faces, paste_back, similarity_transform
-from c2fdan_tf.completion import complete_faces, load_completer
+from c2fdan_tf.inference.alignment import TEMPLATE, align, detect_faces, paste_back, similarity_transform
+from c2fdan_tf.inference import complete_faces, load_runner
 from c2fdan_tf.export.serving import save_serving_model
 from c2fdan_tf.export.tflite import convert_saved_model
 from c2fdan_tf.models import Generator
@@ -59,7 +59,7 @@ def models(tmp_path_factory):
 
 def test_checkpoint_saved_model_and_tflite_agree(models):
     faces = np.stack([face_with_rectangle(s) for s in range(3)])
-    outputs = {name: load_completer(models / name)(faces.astype(np.float32) / 255.0)
+    outputs = {name: load_runner(models / name)(faces.astype(np.float32) / 255.0)
                for name in ("generator.keras", "saved_model", "model.tflite")}
     reference = outputs["generator.keras"]
     for name in ("saved_model", "model.tflite"):
@@ -71,7 +71,7 @@ def test_checkpoint_saved_model_and_tflite_agree(models):
 
 
 def run_complete(*args):
-    return subprocess.run([sys.executable, "-m", "c2fdan_tf.complete", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "c2fdan_tf.commands.complete", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
 
 
@@ -141,7 +141,7 @@ def test_empty_mask_returns_the_image_untouched(tmp_path, models):
                           f"--output={tmp_path / 'out'}")
     assert result.returncode == 0 and "no occlusion found; written unchanged" in result.stdout
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "face_completed.png")), face)
-    [direct] = complete_faces(load_completer(models / "empty_mask.keras"), face[None])
+    [direct] = complete_faces(load_runner(models / "empty_mask.keras"), face[None])
     assert direct.empty_mask
 
 
@@ -218,7 +218,7 @@ def test_align_command_prepares_a_training_folder(tmp_path):
     Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).save(
         tmp_path / "in" / "grace" / "hopper.jpg")
     Image.fromarray(RNG.integers(0, 256, size=(100, 100, 3), dtype=np.uint8)).save(tmp_path / "in" / "grace" / "x.png")
-    result = subprocess.run([sys.executable, "-m", "c2fdan_tf.align", str(tmp_path / "in"), str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "c2fdan_tf.commands.align", str(tmp_path / "in"), str(tmp_path / "out")],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     aligned = np.asarray(Image.open(tmp_path / "out" / "grace" / "hopper.png"))

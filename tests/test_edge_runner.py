@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from c2fdan_tf.export.serving import save_serving_model
-from c2fdan_tf.export.tflite import TFLiteRunner, convert_saved_model
+from c2fdan_tf.export.tflite import convert_saved_model
+from c2fdan_tf.inference import TFLiteRunner
 from c2fdan_tf.models import Generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def test_edge_runner_completes_a_folder_without_tensorflow(tmp_path, model):
     assert "b.jpg is not 112x112" in result.stderr
     assert "median latency" in result.stdout and "(1 threads)" in result.stdout
     # The written PNGs are LiteRT's outputs for the same pixels, rounded to 8 bits.
-    expected = TFLiteRunner(model_path=model)(image=good[None].astype(np.float32) / 255.0)
+    expected = TFLiteRunner(model_path=model)(good[None].astype(np.float32) / 255.0)
     written = np.asarray(Image.open(out / "a_completed.png"), np.float32) / 255.0
     assert np.abs(written - expected["completed"][0]).max() <= 0.5 / 255 + 1e-6
     mask = np.asarray(Image.open(out / "a_mask.png"), np.float32) / 255.0

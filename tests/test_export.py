@@ -9,9 +9,10 @@ import tensorflow as tf
 from keras import ops
 
 from c2fdan_tf.export.exporter import FILE_NAMES, FLOAT_PARITY_DB, export_artifacts, sha256_of
-from c2fdan_tf.export.onnx_export import OnnxRunner
 from c2fdan_tf.export.serving import save_serving_model
-from c2fdan_tf.export.tflite import NonBuiltinOpError, TFLiteRunner, convert_saved_model
+from c2fdan_tf.export.tflite import NonBuiltinOpError, convert_saved_model
+from c2fdan_tf.inference import KerasRunner, load_runner
+from c2fdan_tf.inference.contract import OUTPUT_NAMES
 from c2fdan_tf.models import Generator
 from tests.commands import assert_one_line_error, run_script
 
@@ -38,13 +39,7 @@ def exported(tmp_path_factory):
 
 
 def artifact_outputs(out, fmt, images):
-    path = out / FILE_NAMES[fmt]
-    if fmt == "saved_model":
-        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-        return {k: v.numpy() for k, v in signature(image=tf.constant(images)).items()}
-    if fmt == "onnx":
-        return OnnxRunner(path)(images)
-    return TFLiteRunner(model_path=path).run_batch(images)
+    return load_runner(out / FILE_NAMES[fmt])(images)
 
 
 def psnr(a, b):
@@ -66,6 +61,27 @@ def test_every_format_is_written_and_matches_keras_in_its_runtime(exported):
         got = artifact_outputs(out, fmt, images)
         assert got["completed"].shape == (3, 112, 112, 3)
         assert psnr(got["completed"], reference["completed"]) > 25, fmt  # quantised: close, not equal
+
+
+def test_every_runner_keeps_the_output_contract_in_any_batch_size(exported):
+    out, generator, batch, _ = exported
+    images = parity_batch(5, seed=7)["occluded"]
+    runners = {fmt: load_runner(out / FILE_NAMES[fmt]) for fmt in FILE_NAMES}
+    runners["keras"] = KerasRunner(generator, batch_size=2)  # 5 faces in chunks of 2, 2 and 1
+    direct = {k: v.numpy() for k, v in generator(images).items()}
+    for fmt, runner in runners.items():
+        got = runner(images)
+        assert tuple(got) == OUTPUT_NAMES, fmt
+        for name in OUTPUT_NAMES:
+            channels = 1 if name == "mask" else 3
+            assert got[name].shape == (5, 112, 112, channels) and got[name].dtype == np.float32, (fmt, name)
+            slack = 0.01 if fmt == "tflite_int8" else 0.0  # int8 output steps may straddle the range ends
+            assert got[name].min() >= -slack and got[name].max() <= 1.0 + slack, (fmt, name)
+        assert psnr(got["coarse"], direct["coarse_completed"]) > 25, fmt  # "coarse" is I_c,r, not I_c
+        empty = runner(images[:0])
+        assert {name: value.shape[0] for name, value in empty.items()} == dict.fromkeys(OUTPUT_NAMES, 0), fmt
+    with pytest.raises(ValueError, match=r"\(N, 112, 112, 3\)"):
+        runners["onnx"](images[..., :1])
 
 
 def test_blend_invariant_holds_in_every_artifact(exported):

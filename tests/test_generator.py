@@ -5,7 +5,8 @@ import pytest
 import keras
 
 from c2fdan_tf.export.serving import save_serving_model
-from c2fdan_tf.export.tflite import TFLiteRunner, convert_saved_model, tflite_op_names
+from c2fdan_tf.export.tflite import convert_saved_model, tflite_op_names
+from c2fdan_tf.inference import TFLiteRunner
 from c2fdan_tf.models import ATTENTION_VARIANTS, CoarseNetwork, FineNetwork, Generator
 from c2fdan_tf.models.generator import OUTPUT_KEYS
 
@@ -108,7 +109,7 @@ def test_generator_converts_to_tflite_with_builtin_ops_only(tmp_path, width):
         return  # the width-64 case checks conversion; parity is checked on the small one
     runner = TFLiteRunner(model_content=model_content)
     x = faces(1)
-    got = runner(image=x)
+    got = runner(x)
     expected = generator(x)
     for name, key in (("completed", "completed"), ("mask", "mask"), ("coarse", "coarse_completed")):
         np.testing.assert_allclose(got[name], expected[key].numpy(), atol=1e-4, err_msg=name)

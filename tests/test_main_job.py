@@ -31,6 +31,11 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
                             "fine psnr >= coarse psnr", "fine ssim >= coarse ssim"}
     assert "| C2FDAN |" in first.stdout
+    # Output to a file: one line per epoch (Keras verbose=2), no progress-bar fragments, no native logs.
+    assert "━" not in first.stdout and "\x08" not in first.stdout
+    epochs = [line for line in first.stdout.splitlines() if "/step" in line]
+    assert len(epochs) == 3, epochs  # the tiny preset: one epoch per stage
+    assert not [line for line in first.stderr.splitlines() if line.startswith(("I0000", "E0000", "W0000"))]
     second = run_demo(tmp_path, workdir)
     assert second.returncode == 0, second.stderr[-3000:]
     for stage in ("extractor", "coarse", "full"):

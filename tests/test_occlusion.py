@@ -20,8 +20,8 @@ from c2fdan_tf.data.occlusion import (
     RECTANGLE,
     TEXT,
     OcclusionSynthesizer,
-    benchmark_conditions,
 )
+from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
 from c2fdan_tf.face_template import FACE_ELLIPSE, REGION_BOXES, REGION_SIZE
 
 
@@ -183,15 +183,14 @@ def test_benchmark_set_is_deterministic_across_runs_and_processes(synthesizer):
     conditions = benchmark_conditions()
     assert len(conditions) == 24 and len(set(conditions)) == 24
     code = (
-        "import hashlib, tensorflow as tf\n"
-        "from c2fdan_tf.data.occlusion import OcclusionSynthesizer, benchmark_conditions, FORMS, POSITIONS\n"
+        "import hashlib, numpy as np, tensorflow as tf\n"
+        "from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions, occlude_benchmark\n"
         "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
-        "s = OcclusionSynthesizer(); digest = hashlib.sha256()\n"
-        "for c, (f, z, p) in enumerate(benchmark_conditions()):\n"
-        "    i = tf.range(50, dtype=tf.int64) * 1000 + c\n"
-        "    prm = s.benchmark_parameters(77, i, FORMS.index(f), z, POSITIONS.index(p))\n"
-        "    digest.update(s.render_masks(prm).numpy().tobytes())\n"
-        "    digest.update(prm['color'].numpy().tobytes())\n"
+        "digest = hashlib.sha256(); faces = np.zeros((50, 112, 112, 3), np.uint8)\n"
+        "for condition in benchmark_conditions():\n"
+        "    example = occlude_benchmark(faces, 77, condition)\n"
+        "    digest.update(example['mask'].tobytes())\n"
+        "    digest.update(example['occluded'][:, 0, 0].tobytes())\n"
         "print(digest.hexdigest())\n"
     )
     digests = {
@@ -200,12 +199,15 @@ def test_benchmark_set_is_deterministic_across_runs_and_processes(synthesizer):
     }
     import hashlib
 
+    # The contract, written out: image i under condition c is keyed by i * 1000 + c.
     digest = hashlib.sha256()
     for c, (f, z, p) in enumerate(conditions):
         i = tf.range(50, dtype=tf.int64) * 1000 + c
         prm = synthesizer.benchmark_parameters(77, i, FORMS.index(f), z, POSITIONS.index(p))
         digest.update(synthesizer.render_masks(prm).numpy().tobytes())
-        digest.update(prm["color"].numpy().tobytes())
+        # On black faces the occluded corner pixel is the colour where the mask covers it, else 0.
+        corner = synthesizer.render_masks(prm).numpy()[:, 0, 0] * prm["color"].numpy()
+        digest.update(corner.astype(np.float32).tobytes())
     assert digests == {digest.hexdigest()}
     # And a different seed gives a different set.
     other = synthesizer.benchmark_parameters(78, ids(50), RECTANGLE, 0.1, OUTSIDE)
@@ -258,3 +260,22 @@ def test_word_list_file_replaces_the_default(tmp_path):
     with pytest.raises(ValueError, match="Cannot read word list"):
         OcclusionSynthesizer(word_list_path=tmp_path / "missing.txt")
     assert OcclusionSynthesizer().num_words == 2048
+
+
+def test_a_condition_is_occluded_alike_whichever_conditions_run_with_it(synthesizer):
+    faces = np.random.default_rng(0).integers(0, 255, (5, 112, 112, 3), dtype=np.uint8)
+    text_eyes = Condition.parse("text/eyes/0.3")
+    assert text_eyes == Condition("text", 0.3, "eyes") and text_eyes.name == "text/eyes/0.3"
+    alone = occlude_benchmark(faces, 3, text_eyes)
+    # Per-image conditions, as the export's parity batch uses them, with the same image ids.
+    mixed = occlude_benchmark(faces, 3, [text_eyes, Condition("rectangle", 0.05, "mouth")] * 2 + [text_eyes])
+    for k in (0, 2, 4):
+        np.testing.assert_array_equal(alone["mask"][k], mixed["mask"][k])
+        np.testing.assert_array_equal(alone["occluded"][k], mixed["occluded"][k])
+    assert not np.array_equal(alone["mask"][1], mixed["mask"][1])
+    # The rendered mask is the text mask of the documented key (image id * 1000 + condition index).
+    params = synthesizer.benchmark_parameters(3, tf.constant([2 * 1000 + text_eyes.index], tf.int64), TEXT, 0.3, EYES)
+    np.testing.assert_array_equal(alone["mask"][2], synthesizer.render_masks(params).numpy()[0])
+    with pytest.raises(ValueError, match="not a condition name"):
+        Condition.parse("text-eyes")
+

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from c2fdan_tf.data.face_sources import InMemoryFaces, TFRecordFaces, open_face_source, render_synthetic_split
 from c2fdan_tf.data.image_files import read_face_image
-from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer, benchmark_conditions
+from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions
+from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import benchmark_dataset, training_dataset
 from c2fdan_tf.data.tfrecords import write_tfrecords
 from tests.test_image_files import BAD, GOOD, write_fixture_folder
@@ -108,7 +109,7 @@ def test_tfrecords_round_trip_with_bad_files_listed(tmp_path):
 
 def test_tfrecords_command_reports_in_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "c2fdan_tf.data.tfrecords", f"--input={tmp_path / 'nope'}",
+        [sys.executable, "-m", "c2fdan_tf.commands.tfrecords", f"--input={tmp_path / 'nope'}",
          f"--output={tmp_path / 'out'}"],
         capture_output=True, text=True,
     )

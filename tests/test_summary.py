@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from c2fdan_tf.models import CoarseNetwork
-from c2fdan_tf.summary import summary_rows
+from c2fdan_tf.compute_cost import generator_cost_rows
 
 
 def coarse_conv_macs(w):
@@ -21,7 +21,7 @@ def coarse_conv_macs(w):
 
 
 def test_summary_counts_match_hand_arithmetic():
-    rows = {name: (params, macs) for name, params, macs in summary_rows(width=8)}
+    rows = {name: (params, macs) for name, params, macs in generator_cost_rows(width=8)}
     assert rows["coarse network"][0] == CoarseNetwork(width=8).count_params()
     expected = coarse_conv_macs(8)
     # The profiler also counts bias adds and activations: a little above the convs.
@@ -33,7 +33,7 @@ def test_summary_counts_match_hand_arithmetic():
 
 def test_summary_command_prints_a_table():
     result = subprocess.run(
-        [sys.executable, "-m", "c2fdan_tf.summary", "--width=4", "--attention=self"],
+        [sys.executable, "-m", "c2fdan_tf.commands.summary", "--width=4", "--attention=self"],
         capture_output=True, text=True, check=True,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("| ")]

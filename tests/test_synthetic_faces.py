@@ -92,7 +92,7 @@ def test_cache_is_written_atomically_and_reused(tmp_path):
 def test_contact_sheet_command_writes_a_png(tmp_path):
     out = tmp_path / "sheet.png"
     subprocess.run(
-        [sys.executable, "-m", "c2fdan_tf.data.contact_sheet", f"--out={out}",
+        [sys.executable, "-m", "c2fdan_tf.commands.contact_sheet", f"--out={out}",
          "--identities=2", "--images=3", "--occluded"],
         check=True, capture_output=True,
     )

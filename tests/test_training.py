@@ -17,7 +17,7 @@ from c2fdan_tf.data.pipelines import training_dataset
 from c2fdan_tf.losses import LossWeights
 from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
 from c2fdan_tf.training.c2fdan import C2FDAN
-from c2fdan_tf.training.config import preset
+from c2fdan_tf.training.config import load_config, preset
 from c2fdan_tf.training.stages import run_stage
 from tests.commands import ROOT, assert_one_line_error, run_script
 
@@ -122,10 +122,12 @@ def test_coarse_stage_trains_only_the_coarse_network(fixed_batch):
     assert not any(changed(before_fine, fine)) and all(changed(before_coarse, coarse))
 
 
-def tiny(**overrides):
+def tiny(**full_schedule):
+    """The tiny preset without identity losses, with stage full's schedule changed."""
     config = preset("tiny")
-    config = dataclasses.replace(config, perceptual_weight=0.0, style_weight=0.0, **overrides)
-    return config
+    losses = dataclasses.replace(config.losses, full=dataclasses.replace(config.losses.full, perceptual=0.0, style=0.0))
+    schedule = dataclasses.replace(config.schedule, full=dataclasses.replace(config.schedule.full, **full_schedule))
+    return dataclasses.replace(config, losses=losses, schedule=schedule)
 
 
 class InterruptAtEpochEnd(keras.callbacks.Callback):
@@ -159,7 +161,7 @@ def optimizers(model):
 
 def test_interrupted_run_resumes_with_epoch_and_both_optimizers_restored(tmp_path, monkeypatch):
     monkeypatch.setenv("C2FDAN_CACHE", str(tmp_path / "cache"))
-    config = tiny(full_epochs=2)
+    config = tiny(epochs=2)
     interrupt = InterruptAtEpochEnd()
     with pytest.raises(KeyboardInterrupt):
         run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[interrupt])
@@ -172,7 +174,7 @@ def test_interrupted_run_resumes_with_epoch_and_both_optimizers_restored(tmp_pat
     assert set(record.restored) == {"generator_optimizer", "pretrained_optimizer", "discriminator_optimizer"}
     for name, (saved_vars, saved_iterations) in interrupt.saved.items():
         restored_vars, restored_iterations = record.restored[name]
-        assert restored_iterations == saved_iterations == config.steps_per_epoch, name
+        assert restored_iterations == saved_iterations == config.schedule.full.steps_per_epoch, name
         assert len(saved_vars) > 4  # iterations, learning rate and the Adam moments
         for saved, restored in zip(saved_vars, restored_vars):
             np.testing.assert_array_equal(saved, restored, err_msg=name)
@@ -186,7 +188,7 @@ def test_interrupted_run_resumes_with_epoch_and_both_optimizers_restored(tmp_pat
 
 def test_learning_rates_drop_tenfold_per_epoch_and_config_is_written(tmp_path, monkeypatch):
     monkeypatch.setenv("C2FDAN_CACHE", str(tmp_path / "cache"))
-    config = tiny(full_epochs=2, learning_rate_decay=0.1)
+    config = tiny(epochs=2, learning_rate_decay=0.1)
     seen = {}
 
     class LearningRates(keras.callbacks.Callback):
@@ -194,12 +196,14 @@ def test_learning_rates_drop_tenfold_per_epoch_and_config_is_written(tmp_path, m
             seen[epoch] = {n: float(o.learning_rate.numpy()) for n, o in optimizers(self.model).items()}
 
     run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[LearningRates()])
-    assert seen[0]["generator_optimizer"] == pytest.approx(config.learning_rate)
-    assert seen[0]["pretrained_optimizer"] == pytest.approx(config.pretrained_learning_rate)
+    assert seen[0]["generator_optimizer"] == pytest.approx(config.schedule.full.learning_rate)
+    assert seen[0]["pretrained_optimizer"] == pytest.approx(config.schedule.full.pretrained_learning_rate)
     for name in seen[0]:
         assert seen[1][name] == pytest.approx(seen[0][name] * 0.1), name
     written = json.loads((tmp_path / "full" / "config.json").read_text())
-    assert written["learning_rate_decay"] == 0.1 and written["width"] == config.width
+    assert written["schedule"]["full"]["learning_rate_decay"] == 0.1
+    assert written["model"]["width"] == config.model.width
+    assert load_config(tmp_path / "full" / "config.json") == config
     for name in ("generator_best.keras", "generator_last.keras", "log.csv"):
         assert (tmp_path / "full" / name).exists()
     assert sorted(p.name for p in (tmp_path / "full" / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]

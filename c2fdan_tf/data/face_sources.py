@@ -209,7 +209,10 @@ def render_synthetic_split(seed, split, num_identities, images_per_identity, wor
         if progress:
             from tqdm import tqdm
 
-            parts = tqdm(parts, total=len(chunks), desc=f"rendering synthetic {split} faces", unit="batch")
+            from c2fdan_tf.console import bars_disabled
+
+            parts = tqdm(parts, total=len(chunks), desc=f"rendering synthetic {split} faces", unit="batch",
+                         disable=bars_disabled())
         return np.concatenate(list(parts)) if chunks else np.zeros((0,) + IMAGE_SHAPE, np.uint8)
 
     # Threads, not processes: the renderer's large NumPy ops release the GIL, and

@@ -9,6 +9,7 @@ so callers can skip and report them instead of crashing.
 """
 
 import dataclasses
+import glob
 import logging
 import os
 import threading
@@ -132,6 +133,16 @@ class FolderListing:
 
 def _is_image_file(name):
     return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
+def list_image_files(spec):
+    """Image paths from a file, a folder (searched recursively) or a glob pattern, sorted."""
+    path = Path(spec)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and _is_image_file(p.name))
+    if path.exists():
+        return [path]
+    return sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
 
 
 def scan_image_folder(root):

@@ -11,7 +11,7 @@ and a uniformly random RGB colour c.
 - Training: `a ~ U[0.01, 0.15]`, `h ~ U[0.05, 0.5]`, random form, colour and
   position (centre anywhere in the image), plus a horizontal flip of the face.
 - Benchmark: forms x sizes x positions (mouth, nose, eyes, outside), every value
-  a function of (seed, image id, condition) only.
+  a function of (seed, image id, condition) only (`benchmark_occlusions`).
 
 Everything runs as TensorFlow graph ops on a whole batch: no per-sample Python.
 Randomness is counter-based (`counter_random`), so a seed gives bit-identical
@@ -45,16 +45,6 @@ _JITTER = {MOUTH: 3.0, NOSE: 3.0, EYES: 2.0}
 # "Outside": the occluder's centre lies outside the face ellipse and a rectangle
 # does not reach the inner face (the ellipse scaled by this factor).
 INNER_FACE_SCALE = 0.6
-
-
-def benchmark_conditions():
-    """All (form, size, position) conditions of the benchmark, in a fixed order."""
-    return [
-        (form, size, position)
-        for form in FORMS
-        for size in BENCHMARK_SIZES[form]
-        for position in POSITIONS
-    ]
 
 
 def _mean_landmark(*names):

@@ -12,7 +12,7 @@ The benchmark adds image_index and condition (index into `benchmark_conditions()
 import tensorflow as tf
 
 from c2fdan_tf.data import counter_random
-from c2fdan_tf.data.occlusion import FORMS, POSITIONS, benchmark_conditions
+from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions, benchmark_parameters
 
 METADATA_KEYS = ("form", "size", "position", "color", "word")
 
@@ -106,14 +106,12 @@ def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuf
 def benchmark_dataset(source, synthesizer, seed=0, batch_size=64, conditions=None, max_images=None):
     """Every image under every benchmark condition, in a fixed order.
 
-    The occlusion of (image i, condition c) depends only on (seed, i, c): the
-    set is identical on every run. Conditions default to all forms x sizes x
-    positions; pass a subset as (form, size, position) name tuples.
+    The occlusion of (image i, condition c) is the benchmark's (`benchmark_occlusions`):
+    it depends only on (seed, i, c), so the set is identical on every run. Conditions
+    default to all forms x sizes x positions; pass a subset of `Condition`s.
     """
     conditions = conditions or benchmark_conditions()
-    forms = tf.constant([FORMS.index(f) for f, _, _ in conditions], tf.int32)
-    sizes = tf.constant([s for _, s, _ in conditions], tf.float32)
-    positions = tf.constant([POSITIONS.index(p) for _, _, p in conditions], tf.int32)
+    indices = tf.constant([c.index for c in conditions], tf.int32)
     num_conditions = len(conditions)
     faces = source.dataset()
     if max_images is not None:
@@ -127,21 +125,17 @@ def benchmark_dataset(source, synthesizer, seed=0, batch_size=64, conditions=Non
                 "image": repeat(face["image"]),
                 "label": repeat(face["label"]),
                 "image_index": repeat(index),
-                "condition": tf.range(num_conditions, dtype=tf.int32),
+                "condition": indices,
             }
         )
 
     pairs = faces.flat_map(expand).batch(batch_size)
 
     def occlude(batch):
-        condition = batch["condition"]
-        ids = batch["image_index"] * 1000 + tf.cast(condition, tf.int64)
-        params = synthesizer.benchmark_parameters(
-            seed, ids, tf.gather(forms, condition), tf.gather(sizes, condition), tf.gather(positions, condition)
-        )
+        params = benchmark_parameters(synthesizer, seed, batch["image_index"], batch["condition"])
         example = _example(synthesizer, batch["image"], batch["label"], params)
         example["image_index"] = batch["image_index"]
-        example["condition"] = condition
+        example["condition"] = batch["condition"]
         return example
 
     return pairs.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)

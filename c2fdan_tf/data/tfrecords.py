@@ -1,6 +1,6 @@
 """Converts a folder of face images into sharded TFRecords (for large datasets).
 
-    python -m c2fdan_tf.data.tfrecords --input=FACES_DIR --output=RECORDS_DIR --shards=64
+Command line: `python -m c2fdan_tf.commands.tfrecords --input=FACES_DIR --output=RECORDS_DIR --shards=64`.
 
 Each record holds a PNG-encoded 112x112 RGB face and its identity label; images
 are read (any format, resized if needed) by `image_files`, unreadable ones are
@@ -13,10 +13,8 @@ import concurrent.futures
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
@@ -65,7 +63,10 @@ def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress
             if progress:
                 from tqdm import tqdm
 
-                encoded = tqdm(encoded, total=len(listing), desc="writing TFRecords", unit="image")
+                from c2fdan_tf.console import bars_disabled
+
+                encoded = tqdm(encoded, total=len(listing), desc="writing TFRecords", unit="image",
+                               disable=bars_disabled())
             for png, label in zip(encoded, listing.labels):
                 if png is not None:
                     writers[written % num_shards].write(_example(png, label))
@@ -87,33 +88,3 @@ def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress
     }
     (output_dir / "index.json").write_text(json.dumps(index, indent=1))
     return index
-
-
-def main(argv):
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    f = flags.FLAGS
-    try:
-        index = write_tfrecords(f.input, f.output, f.shards, progress=True)
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-    print(
-        f"Wrote {index['num_images']} faces of {index['num_identities']} identities into "
-        f"{len(index['shards'])} shards in {f.output}; skipped {len(index['bad_files'])} "
-        f"unreadable file(s), resized {index['resized']}."
-    )
-    for path, reason in sorted(index["bad_files"].items()):
-        print(f"  skipped {path}: {reason}")
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from absl import app, flags
-
-    flags.DEFINE_string("input", None, "Folder of aligned faces (identity sub-folders or flat).")
-    flags.DEFINE_string("output", None, "Folder for the TFRecord shards and index.json.")
-    flags.DEFINE_integer("shards", 16, "Number of shards.")
-    flags.mark_flags_as_required(["input", "output"])
-    app.run(main)

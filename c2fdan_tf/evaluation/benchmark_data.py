@@ -13,30 +13,17 @@ Sources:
 """
 
 import dataclasses
-import os
 import re
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from c2fdan_tf.data.face_sources import synthetic_face_source
-from c2fdan_tf.data.image_files import IMAGE_EXTENSIONS, ImageReadError, read_face_image, scan_image_folder
-from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer, benchmark_conditions
+from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_face_image, scan_image_folder
+from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
 
 PAIR_ID_OFFSET = 10_000_000  # occlusion ids of verification images, apart from the gallery's
-
-
-@dataclasses.dataclass
-class Condition:
-    form: str
-    size: float
-    position: str
-
-    @property
-    def name(self):
-        return f"{self.form}/{self.position}/{self.size:g}"
 
 
 @dataclasses.dataclass
@@ -83,30 +70,15 @@ class Benchmark:
 # ---------------------------------------------------------------- synthesis
 
 
-def synthesize_conditions(images, seed, conditions, synthesizer=None, id_offset=0, batch_size=64):
-    """Each image under each condition, deterministic per (seed, image, condition)."""
-    synthesizer = synthesizer or OcclusionSynthesizer()
-    images = tf.constant(images)
+def synthesize_conditions(images, seed, conditions, id_offset=0):
+    """Every image under each condition (the benchmark's occlusions, `occlude_benchmark`);
+    `id_offset` keys a second set of images (the verification pairs) apart from the gallery."""
+    image_ids = id_offset + np.arange(len(images))
     occluded = []
-    for c, condition in enumerate(conditions):
-        parts, masks = [], []
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            ids = (id_offset + start + tf.range(tf.shape(batch)[0], dtype=tf.int64)) * 1000 + c
-            params = synthesizer.benchmark_parameters(
-                seed, ids, FORMS.index(condition.form), condition.size, POSITIONS.index(condition.position)
-            )
-            example = synthesizer.occlude(batch, params)
-            parts.append(example["occluded"].numpy())
-            masks.append(example["mask"].numpy())
-        occluded.append(OccludedGallery(condition, np.concatenate(parts), np.concatenate(masks),
-                                        np.arange(len(images))))
+    for condition in conditions:
+        example = occlude_benchmark(images, seed, condition, image_ids)
+        occluded.append(OccludedGallery(condition, example["occluded"], example["mask"], np.arange(len(images))))
     return occluded
-
-
-def default_conditions(forms=FORMS, sizes=None, positions=POSITIONS):
-    return [Condition(f, s, p) for f, s, p in benchmark_conditions()
-            if f in forms and p in positions and (sizes is None or s in sizes)]
 
 
 def _pairs_from_labels(images, labels, num_pairs, seed):
@@ -122,7 +94,7 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
     """The paper's protocols built from held-out synthetic identities."""
     gallery = synthetic_face_source("eval", gallery_identities, images_per_identity, seed=seed, progress=True)
     distractor_faces = synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True)
-    conditions = conditions or default_conditions()
+    conditions = conditions or benchmark_conditions()
 
     def chunks(size):
         for start in range(0, len(distractor_faces), size):
@@ -167,22 +139,13 @@ def folder_benchmark(root, gallery_identities=80, verification_pairs=600, condit
         count = len(spare_images)
     else:
         chunks, count = distractor_source
-    conditions = conditions or default_conditions()
+    conditions = conditions or benchmark_conditions()
     pairs = _pairs_from_labels(gallery, labels, verification_pairs, seed) if verification_pairs else None
     return Benchmark(str(root), gallery, labels, synthesize_conditions(gallery, occlusion_seed, conditions),
                      count, chunks, pairs, occlusion_seed)
 
 
 # ---------------------------------------------------------------- public layouts
-
-
-def _image_files(folder):
-    return sorted(
-        str(Path(dirpath) / name)
-        for dirpath, _, names in os.walk(folder)
-        for name in names
-        if name.lower().endswith(IMAGE_EXTENSIONS)
-    )
 
 
 def _read_all(paths):
@@ -199,7 +162,7 @@ def _distractor_folder(folder):
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"Distractor folder {folder} does not exist.")
-    paths = _image_files(folder)
+    paths = list_image_files(folder)
     if not paths:
         raise ValueError(f"Distractor folder {folder} contains no images.")
 
@@ -253,7 +216,7 @@ def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_
     gallery = _read_all(clean.paths)
     occluded = []
     for form, position, size_dir in condition_dirs:
-        files = _image_files(size_dir / "img")
+        files = list_image_files(size_dir / "img")
         rows, images, masks = [], [], []
         for path in files:
             relative = Path(path).relative_to(size_dir / "img")

@@ -1,27 +1,48 @@
-"""The conditions compared side by side: what each one makes of an occluded face.
+"""The methods compared side by side: what each one makes of an occluded face.
 
-- non_occluded: the clean face (the upper bound of recognition);
-- occluded: the occluded face as is (the extractor on the occluded face);
-- c2fdan_coarse: the coarse network's blend I_c,r;
-- c2fdan: the final blend I_f,r;
-- telea_gt_mask: classical inpainting (OpenCV Telea) given the true mask;
-- telea_predicted_mask: Telea given the model's predicted mask (blind, like C2FDAN).
+Each `Method` says whether it needs the generator (runs the model under test)
+and whether it is judged on the model's predicted mask; baselines that need
+neither are evaluated once per benchmark, whatever the checkpoint.
 """
+
+import dataclasses
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
-METHODS = ("non_occluded", "occluded", "c2fdan_coarse", "c2fdan", "telea_gt_mask", "telea_predicted_mask")
-LABELS = {
-    "non_occluded": "non-occluded",
-    "occluded": "occluded",
-    "c2fdan_coarse": "C2FDAN coarse",
-    "c2fdan": "C2FDAN",
-    "telea_gt_mask": "Telea (true mask)",
-    "telea_predicted_mask": "Telea (predicted mask)",
-}
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    label: str
+    needs_generator: bool = False  # its output depends on the checkpoint under test
+    uses_predicted_mask: bool = False  # mask IoU/F1 of the prediction are reported with it
+
+
+_REGISTRY = (
+    Method("non_occluded", "non-occluded"),  # the clean face: recognition's upper bound
+    Method("occluded", "occluded"),  # the occluded face as is
+    Method("c2fdan_coarse", "C2FDAN coarse", needs_generator=True, uses_predicted_mask=True),  # I_c,r
+    Method("c2fdan", "C2FDAN", needs_generator=True, uses_predicted_mask=True),  # I_f,r
+    Method("telea_gt_mask", "Telea (true mask)"),  # classical inpainting given the true mask
+    Method("telea_predicted_mask", "Telea (predicted mask)", needs_generator=True, uses_predicted_mask=True),
+)
+REGISTRY = {method.name: method for method in _REGISTRY}
+METHODS = tuple(REGISTRY)
+LABELS = {name: method.label for name, method in REGISTRY.items()}
 TELEA_RADIUS = 3
+
+
+def check_methods(names):
+    """The names, or a ValueError naming the unknown ones."""
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}.")
+    return list(names)
+
+
+def needing_generator(names):
+    return [name for name in names if REGISTRY[name].needs_generator]
 
 
 def telea(images, masks):
@@ -36,43 +57,18 @@ def telea(images, masks):
     return out
 
 
-class GeneratorRunner:
-    """Runs a generator in fixed-size batches through one traced function."""
-
-    def __init__(self, generator, batch_size=32):
-        self.batch_size = batch_size
-        self._run = tf.function(lambda x: generator(x, training=False), reduce_retracing=True)
-
-    def __call__(self, occluded):
-        results = {"completed": [], "coarse_completed": [], "mask": []}
-        for start in range(0, len(occluded), self.batch_size):
-            outputs = self._run(tf.constant(occluded[start : start + self.batch_size], tf.float32))
-            for key in results:
-                results[key].append(outputs[key].numpy())
-        return {key: np.concatenate(values) for key, values in results.items()}
-
-
 def method_outputs(runner, occluded, mask_gt, ground_truth, methods=METHODS):
-    """{method: images (N, 112, 112, 3) float32} and the predicted mask (N, 112, 112, 1)."""
-    outputs = {}
-    predicted = None
-    needs_model = {"c2fdan", "c2fdan_coarse", "telea_predicted_mask"} & set(methods)
-    if needs_model:
-        generated = runner(occluded)
-        predicted = generated["mask"]
-    for method in methods:
-        if method == "non_occluded":
-            outputs[method] = ground_truth
-        elif method == "occluded":
-            outputs[method] = occluded
-        elif method == "c2fdan":
-            outputs[method] = generated["completed"]
-        elif method == "c2fdan_coarse":
-            outputs[method] = generated["coarse_completed"]
-        elif method == "telea_gt_mask":
-            outputs[method] = telea(occluded, mask_gt)
-        elif method == "telea_predicted_mask":
-            outputs[method] = telea(occluded, predicted)
-        else:
-            raise ValueError(f"Unknown method {method!r}; one of {', '.join(METHODS)}.")
-    return outputs, predicted
+    """{method: images (N, 112, 112, 3) float32} and the predicted mask (N, 112, 112, 1),
+    None when no method needs the generator. `runner`: an inference runner."""
+    check_methods(methods)
+    generated = runner(occluded) if needing_generator(methods) else None
+    produce = {
+        "non_occluded": lambda: ground_truth,
+        "occluded": lambda: occluded,
+        "c2fdan": lambda: generated["completed"],
+        "c2fdan_coarse": lambda: generated["coarse"],
+        "telea_gt_mask": lambda: telea(occluded, mask_gt),
+        "telea_predicted_mask": lambda: telea(occluded, generated["mask"]),
+    }
+    outputs = {method: produce[method]() for method in methods}
+    return outputs, None if generated is None else generated["mask"]

@@ -3,15 +3,28 @@
 import numpy as np
 
 
+class Embedder:
+    """L2-normalised embeddings (N, D) of float images in [0, 1] (or uint8), in batches
+    through one traced function of the extractor."""
+
+    def __init__(self, extractor, batch_size=128):
+        import tensorflow as tf
+
+        self.batch_size = batch_size
+        self._run = tf.function(lambda x: extractor(x, training=False)["embedding"], reduce_retracing=True)
+
+    def __call__(self, images):
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        parts = [np.asarray(self._run(images[s : s + self.batch_size]))
+                 for s in range(0, len(images), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
 def embed(extractor, images, batch_size=128):
-    """L2-normalised embeddings (N, D) of float images in [0, 1] (or uint8)."""
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        chunk = np.asarray(images[start : start + batch_size])
-        if chunk.dtype == np.uint8:
-            chunk = chunk.astype(np.float32) / 255.0
-        outputs.append(np.asarray(extractor(chunk, training=False)["embedding"]))
-    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+    """L2-normalised embeddings of `images` (see Embedder)."""
+    return Embedder(extractor, batch_size)(images)
 
 
 def rank1_identification(query, query_labels, gallery, gallery_labels):

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from c2fdan_tf.data.benchmark_occlusions import Condition, middle_size_conditions
 from c2fdan_tf.data.occlusion import BENCHMARK_SIZES, FORMS, POSITIONS
-from c2fdan_tf.evaluation.methods import LABELS
+from c2fdan_tf.evaluation.methods import LABELS, REGISTRY
 
 PAPER_REFERENCE = (
     "Paper (MegaFace, D = 1 M, real faces): TPIR rank-1 non-occluded 52.32 %, occluded 29.34 %, "
@@ -33,8 +34,8 @@ def markdown_table(summary, methods, title=None):
     """Table I layout: rows = methods; TPIR rank-1 and verification per form, PSNR, SSIM, mask IoU."""
     distractors = max((summary[m].get("distractors", 0) for m in methods), default=0)
     header = (
-        f"| method | TPIR@1 rect. (%) | TPIR@1 text (%) | TPIR@1 avg (%) | verif. rect. (%) | verif. text (%) "
-        f"| verif. avg (%) | PSNR (dB) | SSIM | mask IoU |"
+        "| method | TPIR@1 rect. (%) | TPIR@1 text (%) | TPIR@1 avg (%) | verif. rect. (%) | verif. text (%) "
+        "| verif. avg (%) | PSNR (dB) | SSIM | mask IoU |"
     )
     lines = ([f"### {title}", ""] if title else []) + [header, "|---" + "|---:" * 9 + "|"]
     for method in methods:
@@ -61,7 +62,7 @@ def ablation_table(rows):
     """One Table I for several checkpoints: the baselines of the first, then each
     checkpoint's C2FDAN (final and coarse). rows: [(name, description, summary, methods)]."""
     first_summary, first_methods = rows[0][2], rows[0][3]
-    baselines = [m for m in first_methods if m in ("non_occluded", "occluded", "telea_gt_mask")]
+    baselines = [m for m in first_methods if not REGISTRY[m].needs_generator]
     summary, order, labels = {}, [], {}
     for method in baselines:
         summary[method] = first_summary[method]
@@ -83,6 +84,11 @@ def _rank1_max_d(curves):
     return curves[max(curves, key=int)][0]
 
 
+def _where(values, **attributes):
+    """The values of the conditions (by name) with the given form, size and/or position."""
+    return [v for name, v in values.items() if name != "clean" and Condition.parse(name).matches(**attributes)]
+
+
 def plot_identification(report, methods, path):
     """Fig. 7 style: per form, TPIR vs rank, vs distractors, vs size and vs position."""
     import matplotlib
@@ -95,7 +101,8 @@ def plot_identification(report, methods, path):
     for row, form in enumerate(FORMS):
         ax_rank, ax_d, ax_size, ax_position = axes[row]
         for method in methods:
-            conditions = {c: v for c, v in results.get(method, {}).items() if c.startswith(form + "/") or c == "clean"}
+            conditions = {c: v for c, v in results.get(method, {}).items()
+                          if c == "clean" or Condition.parse(c).form == form}
             if not conditions:
                 continue
             label = LABELS.get(method, method)
@@ -109,10 +116,9 @@ def plot_identification(report, methods, path):
             if "clean" in conditions:
                 continue
             sizes = BENCHMARK_SIZES[form]
-            by_size = [np.mean([_rank1_max_d(v) for c, v in conditions.items() if c.endswith(f"/{s:g}")]) * 100
-                       for s in sizes]
+            by_size = [np.mean([_rank1_max_d(v) for v in _where(conditions, size=s)]) * 100 for s in sizes]
             ax_size.plot(sizes, by_size, marker="o", label=label)
-            by_position = [np.mean([_rank1_max_d(v) for c, v in conditions.items() if f"/{p}/" in c]) * 100
+            by_position = [np.mean([_rank1_max_d(v) for v in _where(conditions, position=p)]) * 100
                            for p in POSITIONS]
             ax_position.plot(POSITIONS, by_position, marker="o", label=label)
         ax_rank.set(title=f"{form}: TPIR vs rank", xlabel="rank", ylabel="TPIR (%)")
@@ -145,7 +151,7 @@ def plot_tpir_vs_area(report, methods, path):
         conditions = results.get(method, {})
         values = [_rank1_max_d(clean) * 100 if clean else np.nan]
         for a in BENCHMARK_SIZES["rectangle"]:
-            picked = [_rank1_max_d(v) for c, v in conditions.items() if c.startswith("rectangle/") and c.endswith(f"/{a:g}")]
+            picked = [_rank1_max_d(v) for v in _where(conditions, form="rectangle", size=a)]
             values.append(np.mean(picked) * 100 if picked else np.nan)
         ax.plot(areas, values, marker="o", label=LABELS.get(method, method))
     ax.set(xlabel="occluded area ratio a (rectangles)", ylabel="TPIR@1 (%)", title="Recognition vs occluded area")
@@ -169,14 +175,14 @@ def plot_reconstruction(report, methods, path):
         for r, metric in enumerate(("ssim", "psnr")):
             ax_size, ax_position = axes[r][2 * f], axes[r][2 * f + 1]
             for method in methods:
-                conditions = {c: v for c, v in results.get(method, {}).items() if c.startswith(form + "/")}
+                conditions = {c: v for c, v in results.get(method, {}).items() if Condition.parse(c).form == form}
                 if not conditions:
                     continue
                 label = LABELS.get(method, method)
                 sizes = BENCHMARK_SIZES[form]
-                ax_size.plot(sizes, [np.mean([v[metric] for c, v in conditions.items() if c.endswith(f"/{s:g}")])
-                                     for s in sizes], marker="o", label=label)
-                ax_position.plot(POSITIONS, [np.mean([v[metric] for c, v in conditions.items() if f"/{p}/" in c])
+                ax_size.plot(sizes, [np.mean([v[metric] for v in _where(conditions, size=s)]) for s in sizes],
+                             marker="o", label=label)
+                ax_position.plot(POSITIONS, [np.mean([v[metric] for v in _where(conditions, position=p)])
                                              for p in POSITIONS], marker="o", label=label)
             ax_size.set(title=f"{form}: {metric.upper()} vs size", ylabel=metric.upper())
             ax_position.set(title=f"{form}: {metric.upper()} vs position", ylabel=metric.upper())
@@ -233,7 +239,7 @@ def write_report(report, methods, out_dir, metadata):
     if report["reconstruction"]:
         plot_reconstruction(report, methods, out_dir / "reconstruction.png")
         files.append("reconstruction.png")
-    middle = {f"{form}/{position}/{BENCHMARK_SIZES[form][1]:g}" for form in FORMS for position in POSITIONS}
+    middle = {c.name for c in middle_size_conditions()}
     chosen = [r for r in report["examples"] if r["condition"] in middle] or report["examples"]
     if chosen:
         Image.fromarray(example_grid(chosen)).save(out_dir / "examples.png")

@@ -1,33 +1,19 @@
 """Runs the paper's protocols on a benchmark for every method and condition."""
 
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from c2fdan_tf import image_metrics
+from c2fdan_tf.console import bars_disabled
+from c2fdan_tf.data.benchmark_occlusions import Condition
 from c2fdan_tf.data.occlusion import FORMS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
-from c2fdan_tf.evaluation.methods import METHODS, GeneratorRunner, method_outputs
+from c2fdan_tf.evaluation.methods import METHODS, REGISTRY, check_methods, method_outputs, needing_generator
+from c2fdan_tf.inference.runners import as_runner
 
 PROTOCOLS = ("reconstruction", "identification", "verification")
 CLEAN = "clean"  # the condition name of the non-occluded faces
-
-
-class Embedder:
-    """L2-normalised embeddings from an extractor, in batches through one traced function."""
-
-    def __init__(self, extractor, batch_size=128):
-        self.batch_size = batch_size
-        self._run = tf.function(lambda x: extractor(x, training=False)["embedding"], reduce_retracing=True)
-
-    def __call__(self, images):
-        images = np.asarray(images)
-        if images.dtype == np.uint8:
-            images = images.astype(np.float32) / 255.0
-        parts = [self._run(tf.constant(images[s : s + self.batch_size])).numpy()
-                 for s in range(0, len(images), self.batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
 
 def _batched_mean(metric, a, b, batch=256):
@@ -43,22 +29,26 @@ def _distractor_counts(available, max_distractors):
 
 def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
              max_rank=10, progress=True):
-    """Every protocol for every method; returns the report dict (without metadata)."""
+    """Every protocol for every method; returns the report dict (without metadata).
+
+    generator: a Keras Generator, a model path in any exported form, or an inference
+    runner (unused, and may be None, when no method needs the generator)."""
     protocols = set(protocols)
     unknown = protocols - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
     if protocols & {"identification", "verification"} and extractor is None:
         raise ValueError("The identification and verification protocols need --extractor.")
-    runner = GeneratorRunner(generator)
-    embed = Embedder(extractor) if extractor is not None else None
+    check_methods(methods)
+    runner = as_runner(generator) if needing_generator(methods) else None
+    embed = recognition.Embedder(extractor) if extractor is not None else None
     gallery = benchmark.gallery.astype(np.float32) / 255.0
     occluded_methods = [m for m in methods if m != "non_occluded"]
     report = {"reconstruction": {}, "identification": {}, "verification": {}, "examples": []}
     probes = {}  # (method, condition) -> (embeddings, gallery indices)
     clean_embeddings = embed(gallery) if embed is not None else None
 
-    conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=not progress)
+    conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=bars_disabled(progress))
     for occluded in conditions:
         name = occluded.condition.name
         truth = gallery[occluded.index]
@@ -69,7 +59,7 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                     "psnr": _batched_mean(image_metrics.psnr, images, truth),
                     "ssim": _batched_mean(image_metrics.ssim, images, truth),
                 }
-                if method in ("c2fdan", "c2fdan_coarse", "telea_predicted_mask") and predicted is not None:
+                if REGISTRY[method].uses_predicted_mask:
                     entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, predicted, occluded.mask)
                     entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, predicted, occluded.mask)
                 if embed is not None:
@@ -120,7 +110,7 @@ def _identification(probes, clean_embeddings, benchmark, embed, max_distractors,
 
     def distractor_embeddings():
         seen = 0
-        bar = tqdm(total=counts[-1], desc="distractors", unit="face", disable=not progress)
+        bar = tqdm(total=counts[-1], desc="distractors", unit="face", disable=bars_disabled(progress))
         for images in benchmark.distractor_chunks(chunk):
             images = images[: counts[-1] - seen]
             seen += len(images)
@@ -153,7 +143,7 @@ def _verification(runner, embed, benchmark, methods, progress):
         results["non_occluded"] = {CLEAN: _pair_accuracy(embed(images), pairs)}
     conditions = [o.condition for o in benchmark.occluded]
     occluded_methods = [m for m in methods if m != "non_occluded"]
-    for condition in tqdm(conditions, desc="verification", unit="condition", disable=not progress):
+    for condition in tqdm(conditions, desc="verification", unit="condition", disable=bars_disabled(progress)):
         # Both images of a pair under the same form, size and position (each image
         # seeded on its own: "eyes" may cover the left eye of one, the right of the other).
         [version] = synthesize_conditions(
@@ -181,10 +171,6 @@ def _verification_from_probes(probes, clean_embeddings, pairs, methods):
         full[index] = embeddings
         results.setdefault(method, {})[condition] = _pair_accuracy(full, pairs)
     return results
-
-
-def _form_of(condition):
-    return condition.split("/")[0]
 
 
 def summarize(report, methods):
@@ -215,7 +201,7 @@ def _by_form(values):
         return {"clean": values[CLEAN], "average": values[CLEAN]}
     by_form = {}
     for form in FORMS:
-        form_values = [v for c, v in values.items() if _form_of(c) == form]
+        form_values = [v for c, v in values.items() if Condition.parse(c).form == form]
         if form_values:
             by_form[form] = float(np.mean(form_values))
     by_form["average"] = float(np.mean(list(by_form.values()))) if by_form else float("nan")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from c2fdan_tf.compute_cost import forward_flops
 from c2fdan_tf.export.exporter import FILE_NAMES, write_manifest
-from c2fdan_tf.export.latency import measure_in_subprocess
+from c2fdan_tf.inference.latency import measure_in_subprocess
 
 RUNTIMES = {"saved_model": "saved_model", "tflite": "tflite", "tflite_fp16": "tflite", "tflite_int8": "tflite",
             "onnx": "onnx"}

@@ -17,9 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from c2fdan_tf import image_metrics
-from c2fdan_tf.export.onnx_export import ONNX_OPSET, OnnxRunner, export_onnx
-from c2fdan_tf.export.serving import INPUT_NAME, SERVING_OUTPUTS, save_serving_model
-from c2fdan_tf.export.tflite import ConversionError, TFLiteRunner, convert_saved_model, tflite_op_names
+from c2fdan_tf.export.onnx_export import ONNX_OPSET, export_onnx
+from c2fdan_tf.export.serving import save_serving_model
+from c2fdan_tf.export.tflite import ConversionError, convert_saved_model, tflite_op_names
+from c2fdan_tf.inference.contract import OUTPUT_NAMES, io_spec
+from c2fdan_tf.inference.runners import KerasRunner, OnnxRunner, SavedModelRunner, TFLiteRunner
 
 FORMATS = ("saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx")
 FILE_NAMES = {
@@ -68,20 +70,6 @@ def _quality(completed, truth):
     }
 
 
-def _io(batch):
-    shape = [batch, 112, 112]
-    inputs = [{"name": INPUT_NAME, "shape": shape + [3], "dtype": "float32", "range": [0.0, 1.0]}]
-    outputs = [
-        {"name": "completed", "shape": shape + [3], "dtype": "float32", "range": [0.0, 1.0],
-         "meaning": "final completed face I_f,r (Eq. 2)"},
-        {"name": "mask", "shape": shape + [1], "dtype": "float32", "range": [0.0, 1.0],
-         "meaning": "predicted occlusion mask M, 1 = occluded"},
-        {"name": "coarse", "shape": shape + [3], "dtype": "float32", "range": [0.0, 1.0],
-         "meaning": "coarse completed face I_c,r"},
-    ]
-    return inputs, outputs
-
-
 def _check_writable(out_dir):
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +81,7 @@ def _check_writable(out_dir):
 
 
 def _parity(name, outputs, reference, float_artifact):
-    parity = {key: _psnr(outputs[key], reference[key]) for key in SERVING_OUTPUTS}
+    parity = {key: _psnr(outputs[key], reference[key]) for key in OUTPUT_NAMES}
     if float_artifact:
         worst = min((v for v in parity.values() if v is not None), default=None)
         if worst is not None and worst < FLOAT_PARITY_DB:
@@ -123,9 +111,7 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
     workspace.mkdir()
     occluded = np.asarray(parity_batch["occluded"], np.float32)
     truth = np.asarray(parity_batch["ground_truth"], np.float32)
-    reference = {k: v.numpy() for k, v in
-                 tf.function(lambda x: generator(x, training=False))(tf.constant(occluded)).items()}
-    reference = {name: reference[key] for name, key in SERVING_OUTPUTS.items()}
+    reference = KerasRunner(generator)(occluded)
     manifest = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "source": source or {},
@@ -138,13 +124,15 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
         if "saved_model" in formats:
             log("exporting SavedModel")
             save_serving_model(generator, workspace / FILE_NAMES["saved_model"])
-            loaded = tf.saved_model.load(str(workspace / FILE_NAMES["saved_model"]))
-            outputs = {k: v.numpy() for k, v in loaded.signatures["serving_default"](image=tf.constant(occluded)).items()}
-            uint8_pixels = np.round(occluded * 255).astype(np.uint8)
-            from_uint8 = loaded.signatures["serving_uint8"](image=tf.constant(uint8_pixels))
-            from_float = loaded.signatures["serving_default"](image=tf.constant(uint8_pixels.astype(np.float32) / 255))
-            uint8_gap = max(float(np.abs(from_uint8[k].numpy() - from_float[k].numpy()).max()) for k in from_uint8)
-            inputs, outs = _io(None)
+            saved_model = workspace / FILE_NAMES["saved_model"]
+            float_runner = SavedModelRunner(saved_model)
+            outputs = float_runner(occluded)
+            # The uint8 signature on raw pixels equals the float one on the same pixels / 255.
+            quantized = np.round(occluded * 255) / 255
+            from_uint8 = SavedModelRunner(saved_model, signature="serving_uint8")(quantized)
+            from_float = float_runner(quantized)
+            uint8_gap = max(float(np.abs(from_uint8[k] - from_float[k]).max()) for k in OUTPUT_NAMES)
+            inputs, outs = io_spec(None)
             entry = {
                 "format": "saved_model",
                 "signatures": {
@@ -176,7 +164,7 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
             path = workspace / FILE_NAMES["onnx"]
             export_onnx(generator, path)
             outputs = OnnxRunner(path)(occluded)
-            inputs, outs = _io(None)
+            inputs, outs = io_spec(None)
             manifest["artifacts"]["onnx"] = {
                 "format": "onnx", "opset": ONNX_OPSET, "inputs": inputs, "outputs": outs,
                 **_parity("ONNX", outputs, reference, True), "quality": _quality(outputs["completed"], truth),
@@ -208,8 +196,8 @@ def _export_tflite(fmt, workspace, reference, truth, occluded, representative_im
     else:
         content, decision = _choose_int8(batch1, truth, occluded, representative_images, int8_mode, fp32_quality, log)
     path.write_bytes(content)
-    outputs = TFLiteRunner(model_path=path).run_batch(occluded)
-    inputs, outs = _io(1)
+    outputs = TFLiteRunner(model_path=path)(occluded)
+    inputs, outs = io_spec(1)
     entry = {
         "format": "tflite",
         "quantization": decision["chosen"] if decision else {"tflite": "fp32", "tflite_fp16": "fp16"}[fmt],
@@ -243,7 +231,7 @@ def _choose_int8(batch1, truth, occluded, representative_images, int8_mode, fp32
                 quantizer = "MLIR (the legacy quantiser failed)"
         else:
             contents[mode] = convert_saved_model(batch1, candidates[mode], representative_images)
-        completed = TFLiteRunner(model_content=contents[mode]).run_batch(occluded)["completed"]
+        completed = TFLiteRunner(model_content=contents[mode])(occluded)["completed"]
         measured[mode] = _quality(completed, truth)
     if int8_mode != "auto":
         chosen = int8_mode

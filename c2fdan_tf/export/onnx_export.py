@@ -1,8 +1,7 @@
-"""ONNX export (fixed opset, through Keras' exporter and tf2onnx) and a runner."""
+"""ONNX export (fixed opset, through Keras' exporter and tf2onnx); run it with
+`c2fdan_tf.inference.OnnxRunner`."""
 
-import numpy as np
-
-from c2fdan_tf.export.serving import INPUT_NAME, serving_model
+from c2fdan_tf.export.serving import serving_model
 
 ONNX_OPSET = 17
 
@@ -15,21 +14,3 @@ def export_onnx(generator, path, opset=ONNX_OPSET):
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     return model
-
-
-class OnnxRunner:
-    """Runs the exported model with onnxruntime on the CPU."""
-
-    def __init__(self, path, num_threads=None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = num_threads
-            options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.output_names = [o.name for o in self.session.get_outputs()]
-
-    def __call__(self, image):
-        values = self.session.run(None, {INPUT_NAME: np.asarray(image, np.float32)})
-        return dict(zip(self.output_names, values))

@@ -5,17 +5,14 @@ import keras
 import tensorflow as tf
 
 from c2fdan_tf.face_template import IMAGE_SIZE
-
-# Serving outputs: the final blend I_f,r, the mask M and the coarse blend I_c,r.
-SERVING_OUTPUTS = {"completed": "completed", "mask": "mask", "coarse": "coarse_completed"}
-INPUT_NAME = "image"
+from c2fdan_tf.inference.contract import INPUT_NAME, serving_outputs
 
 
 def serving_model(generator):
     """A Keras model `image` -> {completed, mask, coarse}, sharing the generator's weights."""
     image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name=INPUT_NAME)
     outputs = generator(image)
-    model = keras.Model(image, {name: outputs[key] for name, key in SERVING_OUTPUTS.items()}, name="c2fdan_serving")
+    model = keras.Model(image, serving_outputs(outputs), name="c2fdan_serving")
     model(tf.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3)))  # exporters need a called model
     return model
 
@@ -31,8 +28,7 @@ def save_serving_model(generator, directory, batch_size=None):
     shape = (batch_size, IMAGE_SIZE, IMAGE_SIZE, 3)
 
     def serve_float(image):
-        outputs = generator(image, training=False)
-        return {name: outputs[key] for name, key in SERVING_OUTPUTS.items()}
+        return serving_outputs(generator(image, training=False))
 
     def serve_uint8(image):
         return serve_float(tf.cast(image, tf.float32) / 255.0)

@@ -1,4 +1,5 @@
-"""TFLite conversion restricted to built-in ops, with quantisation, and a runner.
+"""TFLite conversion restricted to built-in ops, with quantisation (run the result
+with `c2fdan_tf.inference.TFLiteRunner`).
 
 Mobile runtimes (LiteRT, LiteRT.js) run built-in ops only: conversion never
 enables Flex (SELECT_TF_OPS) and fails naming the offending ops instead.
@@ -93,24 +94,3 @@ def convert_saved_model(saved_model_dir, quantization="fp32", representative_ima
     if custom:
         raise NonBuiltinOpError(f"TFLite model contains non-built-in ops: {', '.join(sorted(custom))}.")
     return model_content
-
-
-class TFLiteRunner:
-    """Runs a .tflite model's signature with named inputs and outputs (LiteRT)."""
-
-    def __init__(self, model_content=None, model_path=None, num_threads=None, signature_key=None):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(
-            model_content=model_content, model_path=None if model_path is None else str(model_path),
-            num_threads=num_threads,
-        )
-        self.runner = self.interpreter.get_signature_runner(signature_key)
-
-    def __call__(self, **inputs):
-        return {name: np.asarray(value) for name, value in self.runner(**inputs).items()}
-
-    def run_batch(self, images):
-        """Runs a batch-1 model image by image: {output: (N, ...)}."""
-        outputs = [self(image=np.asarray(image[None], np.float32)) for image in images]
-        return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}

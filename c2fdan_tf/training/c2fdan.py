@@ -5,9 +5,8 @@ import tensorflow as tf
 from keras import ops
 
 from c2fdan_tf import image_metrics
-from c2fdan_tf.losses import LossWeights, discriminator_loss, generator_loss
-
-STAGES = ("coarse", "full")
+from c2fdan_tf.losses import discriminator_loss, generator_loss
+from c2fdan_tf.training.stage import GeneratorStage
 
 
 def _global_mean(per_example):
@@ -41,7 +40,8 @@ class C2FDAN(keras.Model):
 
     Args:
         generator: a `Generator`.
-        stage: "coarse" or "full".
+        stage: a `GeneratorStage`, or its name "coarse" or "full" (with
+            `loss_weights`).
         discriminators: `Discriminators` (needed when the adversarial weight > 0).
         feature_extractor: a trained `FaceFeatureExtractor` (needed for the
             perceptual / style terms); frozen here.
@@ -52,20 +52,17 @@ class C2FDAN(keras.Model):
         self, generator, stage="full", discriminators=None, feature_extractor=None, loss_weights=None, **kwargs
     ):
         super().__init__(**kwargs)
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}.")
-        weights = loss_weights or (LossWeights() if stage == "full" else LossWeights.coarse_stage())
-        if stage == "coarse" and (weights.adversarial or weights.needs_extractor or weights.occluded_on_fine):
-            raise ValueError("The coarse stage uses pixel-wise losses only (Sec. IV-A).")
-        if weights.adversarial and discriminators is None:
+        if not isinstance(stage, GeneratorStage):
+            stage = GeneratorStage.named(stage, loss_weights)
+        if stage.needs_discriminators and discriminators is None:
             raise ValueError("An adversarial weight > 0 needs discriminators.")
-        if weights.needs_extractor and feature_extractor is None:
+        if stage.needs_extractor and feature_extractor is None:
             raise ValueError("Perceptual/style weights > 0 need a trained face feature extractor.")
         self.generator = generator
         self.stage = stage
-        self.loss_weights = weights
-        self.discriminators = discriminators if weights.adversarial else None
-        self.feature_extractor = feature_extractor if weights.needs_extractor else None
+        self.loss_weights = stage.losses
+        self.discriminators = discriminators if stage.needs_discriminators else None
+        self.feature_extractor = feature_extractor if stage.needs_extractor else None
         if self.feature_extractor is not None:
             self.feature_extractor.trainable = False
         names = ["g_loss"] + [name for name, on in self._term_switches() if on]
@@ -92,7 +89,7 @@ class C2FDAN(keras.Model):
 
     @property
     def trained_network(self):
-        return self.generator.coarse_network if self.stage == "coarse" else self.generator
+        return self.stage.trained_network(self.generator)
 
     def call(self, inputs, training=False):
         # A training batch (dict) or the occluded images themselves.
@@ -117,23 +114,17 @@ class C2FDAN(keras.Model):
         self.pretrained_optimizer = prepare(pretrained_optimizer)
         self.discriminator_optimizer = prepare(discriminator_optimizer)
         super().compile(optimizer=self.generator_optimizer, **kwargs)
-        if self.stage == "coarse":
-            self.generator_optimizer.build(self._coarse_variables())
-            return
-        if self.pretrained_optimizer is None:
-            raise ValueError("Stage full needs a pretrained_optimizer for the coarse weights.")
-        self.generator_optimizer.build(self._fine_variables())
-        self.pretrained_optimizer.build(self._coarse_variables())
+        for role, variables in self.stage.variable_groups(self.generator).items():
+            if self._optimizer(role) is None:
+                raise ValueError(f"Stage {self.stage.name} needs a {role}_optimizer.")
+            self._optimizer(role).build(variables)
         if self.discriminators is not None:
             if self.discriminator_optimizer is None:
                 raise ValueError("Adversarial training needs a discriminator_optimizer.")
             self.discriminator_optimizer.build(self.discriminators.trainable_variables)
 
-    def _coarse_variables(self):
-        return self.generator.coarse_network.trainable_variables
-
-    def _fine_variables(self):
-        return self.generator.fine_network.trainable_variables
+    def _optimizer(self, role):
+        return {"generator": self.generator_optimizer, "pretrained": self.pretrained_optimizer}[role]
 
     # ------------------------------------------------------------------ steps
 
@@ -153,7 +144,7 @@ class C2FDAN(keras.Model):
         fake_logits = None
         if self.discriminators is not None:
             fake_logits = self.discriminators([outputs["completed"], batch["occluded"]], training=training)
-        features = self._identity_features(outputs, batch["ground_truth"]) if self.stage == "full" else None
+        features = self._identity_features(outputs, batch["ground_truth"])
         return generator_loss(self.loss_weights, batch, outputs, features, fake_logits)
 
     def _discriminator_step(self, batch, completed):
@@ -174,27 +165,23 @@ class C2FDAN(keras.Model):
         return loss
 
     def _apply_generator_gradients(self, tape, scaled_loss):
-        if self.stage == "coarse":
-            variables = self._coarse_variables()
-            self.generator_optimizer.apply(tape.gradient(scaled_loss, variables), variables)
-            return
-        coarse, fine = self._coarse_variables(), self._fine_variables()
-        grads = tape.gradient(scaled_loss, coarse + fine)
-        coarse_grads = grads[: len(coarse)]
-        if isinstance(self.pretrained_optimizer, keras.optimizers.LossScaleOptimizer):
-            # One backward pass serves both optimizers: rescale to the other's loss scale
-            # (a power-of-two ratio, exact).
-            ratio = self.pretrained_optimizer.dynamic_scale / self.generator_optimizer.dynamic_scale
-            coarse_grads = [g * ops.cast(ratio, g.dtype) for g in coarse_grads]
-        self.pretrained_optimizer.apply(coarse_grads, coarse)
-        self.generator_optimizer.apply(grads[len(coarse) :], fine)
-
-    def _completed(self, outputs):
-        return outputs["coarse_completed"] if self.stage == "coarse" else outputs["completed"]
+        groups = self.stage.variable_groups(self.generator)
+        variables = [v for group in groups.values() for v in group]
+        grads = tape.gradient(scaled_loss, variables)
+        start = 0
+        for role, group in groups.items():
+            optimizer, part = self._optimizer(role), grads[start : start + len(group)]
+            start += len(group)
+            if optimizer is not self.generator_optimizer and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                # One backward pass serves both optimizers: rescale to this one's loss scale
+                # (a power-of-two ratio, exact).
+                ratio = optimizer.dynamic_scale / self.generator_optimizer.dynamic_scale
+                part = [g * ops.cast(ratio, g.dtype) for g in part]
+            optimizer.apply(part, group)
 
     def _forward(self, images, training):
         outputs = dict(self.trained_network(images, training=training))
-        if self.stage == "coarse":
+        if not self.stage.trains_fine_network:  # the coarse network alone: blend here
             mask = outputs["mask"]
             outputs["coarse_completed"] = (1.0 - mask) * images + mask * outputs["coarse"]  # Eq. 2
         return outputs
@@ -233,5 +220,6 @@ class C2FDAN(keras.Model):
             self.trackers["d_loss"].update_state(d_total)
             for name, value in d_terms.items():
                 self.trackers[name].update_state(value)
-        self.trackers["psnr"].update_state(image_metrics.psnr(self._completed(outputs), batch["ground_truth"]))
+        self.trackers["psnr"].update_state(
+            image_metrics.psnr(outputs[self.stage.completed_key], batch["ground_truth"]))
         self.trackers["mask_iou"].update_state(image_metrics.mask_iou(outputs["mask"], batch["mask"]))

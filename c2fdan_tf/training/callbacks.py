@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -12,8 +13,29 @@ from PIL import Image
 from c2fdan_tf.models.checkpoints import save_model
 
 
+logger = logging.getLogger(__name__)
+
+
 def tensorboard_available():
     return importlib.util.find_spec("tensorboard") is not None
+
+
+def stage_callbacks(stage_dir, model_to_save, prefix, monitor, backup_every_steps=0):
+    """Every stage's callbacks: backup for resuming (every N steps or epoch), best and
+    last checkpoints by `monitor`, CSV log, stop on NaN, TensorBoard when installed."""
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            str(Path(stage_dir) / "backup"), save_freq=backup_every_steps or "epoch", delete_checkpoint=True
+        ),
+        SaveBestAndLast(model_to_save, stage_dir, prefix, monitor, mode="max"),
+        keras.callbacks.CSVLogger(str(Path(stage_dir) / "log.csv"), append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(str(Path(stage_dir) / "tensorboard"), update_freq="epoch"))
+    else:
+        logger.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard).")
+    return callbacks
 
 
 class SaveBestAndLast(keras.callbacks.Callback):

@@ -1,6 +1,15 @@
-"""Training configuration: a dataclass with named presets, overridden by flags.
+"""Training configuration shaped like the paper's recipe (Sec. IV-A): nested
+dataclasses with named presets, overridden by flags in one function.
 
-The resolved configuration of every run is written into its work directory.
+    TrainConfig
+      model     ModelConfig      generator, discriminators and extractor shapes
+      data      DataConfig       where faces come from, the held-out split, the seed
+      losses    StageLosses      one LossWeights (Eq. 4) per generator stage
+      runtime   RuntimeConfig    strategy, precision, XLA, backups
+      schedule  StageSchedules   one Schedule per stage (epochs, steps, batch, rates)
+
+The resolved configuration of every run is written into its stage folder
+(`config.json`) and can be read back with `load_config`.
 """
 
 import dataclasses
@@ -12,150 +21,301 @@ STAGE_NAMES = ("extractor", "coarse", "full")
 
 
 @dataclasses.dataclass
-class TrainConfig:
-    # Generator and discriminators.
-    width: int = 64
+class ModelConfig:
+    width: int = 64  # generator base channels (paper: 64)
     attention: str = "both"
     cross_attention_mode: str = "hard"
     discriminator_width: int = 64
-    # Face feature extractor.
     extractor_architecture: str = "resnet50v2"
     extractor_width: int = 32
     extractor_blocks: tuple = (1, 1, 1, 1)
-    # Data: "synth" or a path; sizes of the built-in synthetic set.
-    data: str = "synth"
+
+
+@dataclasses.dataclass
+class DataConfig:
+    source: str = "synth"  # "synth" (built-in faces) or a path
     synth_identities: int = 2000
     synth_images_per_identity: int = 24
     synth_eval_identities: int = 200
     holdout_every: int = 8  # every 8th image of an identity is held out for validation
     seed: int = 0
-    # Schedule. The extractor has its own batch size and steps (a classifier wants
-    # larger batches than the GAN's 8).
-    batch_size: int = 8
-    extractor_batch_size: int = 64
-    extractor_steps_per_epoch: int = 0  # 0: one pass over the training data per epoch
-    extractor_epochs: int = 20
-    coarse_epochs: int = 1
-    full_epochs: int = 5
-    steps_per_epoch: int = 0  # stages coarse and full; 0: one pass over the data per epoch
-    validation_steps: int = 20
-    backup_every_steps: int = 0  # 0: back up at the end of every epoch
-    # Learning rates (Adam).
-    extractor_learning_rate: float = 1e-3
-    coarse_learning_rate: float = 2e-4
-    learning_rate: float = 1e-4  # new (fine) weights in stage full
-    pretrained_learning_rate: float = 5e-5  # the pretrained coarse weights in stage full
-    discriminator_learning_rate: float = 1e-4
-    learning_rate_decay: float = 0.1  # per epoch in stage full (paper)
-    gan_beta_1: float = 0.5  # [decision] Adam beta_1 of the GAN stage
-    # Stage-1 mask weight (the paper: 1; more makes the shared encoder learn the mask sooner).
-    coarse_mask_weight: float = 1.0
-    # Stage-2 loss weights (Eq. 4).
-    mask_weight: float = 10.0
-    occluded_weight: float = 3.0
-    non_occluded_weight: float = 1.0
-    perceptual_weight: float = 0.1
-    style_weight: float = 240.0
-    adversarial_weight: float = 1.0
-    occluded_on_fine: bool = False
-    # Runtime.
+
+
+@dataclasses.dataclass
+class StageLosses:
+    coarse: LossWeights = dataclasses.field(default_factory=LossWeights.coarse_stage)
+    full: LossWeights = dataclasses.field(default_factory=LossWeights)
+
+
+@dataclasses.dataclass
+class RuntimeConfig:
     strategy: str = "default"
     mixed_precision: bool = False
     jit_compile: bool = False
+    backup_every_steps: int = 0  # 0: back up at the end of every epoch
 
-    def loss_weights(self):
-        return LossWeights(
-            mask=self.mask_weight,
-            occluded=self.occluded_weight,
-            non_occluded=self.non_occluded_weight,
-            perceptual=self.perceptual_weight,
-            style=self.style_weight,
-            adversarial=self.adversarial_weight,
-            occluded_on_fine=self.occluded_on_fine,
-        )
 
-    def coarse_loss_weights(self):
-        return dataclasses.replace(LossWeights.coarse_stage(), mask=self.coarse_mask_weight)
+@dataclasses.dataclass
+class Schedule:
+    """One stage's schedule. `learning_rate` trains what is new in the stage (in stage
+    full: the fine network); `pretrained_learning_rate` the coarse network brought
+    from stage coarse; the rates are multiplied by `learning_rate_decay` after every
+    epoch (1: constant)."""
 
-    def epochs(self, stage):
-        return {"extractor": self.extractor_epochs, "coarse": self.coarse_epochs, "full": self.full_epochs}[stage]
+    epochs: int
+    learning_rate: float
+    batch_size: int = 8
+    steps_per_epoch: int = 0  # 0: one pass over the training data per epoch
+    validation_steps: int = 20
+    pretrained_learning_rate: float = 0.0
+    discriminator_learning_rate: float = 0.0
+    learning_rate_decay: float = 1.0
+    beta_1: float = 0.9  # Adam
+
+
+@dataclasses.dataclass
+class StageSchedules:
+    # A classifier wants larger batches than the GAN's 8; cosine decay over its steps.
+    extractor: Schedule = dataclasses.field(default_factory=lambda: Schedule(epochs=20, learning_rate=1e-3,
+                                                                             batch_size=64))
+    coarse: Schedule = dataclasses.field(default_factory=lambda: Schedule(epochs=1, learning_rate=2e-4))
+    # lr / 10 per epoch (Sec. IV-A); beta_1 0.5 [decision] for the GAN.
+    full: Schedule = dataclasses.field(default_factory=lambda: Schedule(
+        epochs=5, learning_rate=1e-4, pretrained_learning_rate=5e-5, discriminator_learning_rate=1e-4,
+        learning_rate_decay=0.1, beta_1=0.5))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    losses: StageLosses = dataclasses.field(default_factory=StageLosses)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    schedule: StageSchedules = dataclasses.field(default_factory=StageSchedules)
+
+    def schedule_of(self, stage):
+        _check_stage(stage)
+        return getattr(self.schedule, stage)
+
+    def losses_of(self, stage):
+        if stage not in ("coarse", "full"):
+            raise ValueError(f"Stage {stage!r} has no generator losses; only coarse and full do.")
+        return getattr(self.losses, stage)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
 
     def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data):
+        """The config of `to_dict`; ValueError naming an unknown or missing section/field."""
+        sections = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in data:
+                raise ValueError(f"the section {field.name!r} is missing")
+            sections[field.name] = _build(field.default_factory().__class__, data[field.name], field.name)
+        unknown = set(data) - set(sections)
+        if unknown:
+            raise ValueError(f"unknown section(s) {', '.join(sorted(unknown))}")
+        return cls(**sections)
+
+
+def _check_stage(stage):
+    if stage not in STAGE_NAMES:
+        raise ValueError(f"Unknown stage {stage!r}; choose from {', '.join(STAGE_NAMES)}.")
+
+
+def _build(cls, data, where):
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))} in {where}")
+    values = {}
+    for name, value in data.items():
+        nested = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        if nested is not None and dataclasses.is_dataclass(nested()):
+            value = _build(nested().__class__, value, f"{where}.{name}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
+
+
+def _small():
+    """A CPU-sized run: narrow networks, a compact extractor, short epochs.
+
+    Measured on synth (README, Results): a heavier mask term makes the short coarse stage
+    find the occlusion (val mask IoU 0.80 after 1800 steps); Table I's row without the
+    style loss (the paper's best recognition model) plus '*' (occluded L1 on I_f) lets the
+    fine network overtake the coarse one in 900 steps, where the Gram loss of a width-16
+    extractor dominated the generator loss and painted plaid textures."""
+    return TrainConfig(
+        model=ModelConfig(width=16, discriminator_width=16, extractor_architecture="resnet_v2_small",
+                          extractor_width=16),
+        data=DataConfig(synth_identities=200, synth_images_per_identity=16, synth_eval_identities=60),
+        losses=StageLosses(
+            coarse=dataclasses.replace(LossWeights.coarse_stage(), mask=10.0),
+            full=LossWeights(style=0.0, occluded_on_fine=True),
+        ),
+        schedule=StageSchedules(
+            extractor=Schedule(epochs=12, learning_rate=2e-3, batch_size=32, validation_steps=8),
+            coarse=Schedule(epochs=6, learning_rate=1e-3, steps_per_epoch=300, validation_steps=8),
+            full=Schedule(epochs=3, learning_rate=2e-4, steps_per_epoch=300, validation_steps=8,
+                          pretrained_learning_rate=1e-4, discriminator_learning_rate=2e-4,
+                          learning_rate_decay=0.5, beta_1=0.5),
+        ),
+    )
+
+
+def _tiny():
+    """Seconds per stage: for tests and smoke runs only."""
+    def short(**rates):
+        return Schedule(epochs=1, batch_size=2, steps_per_epoch=3, validation_steps=1, **rates)
+
+    paper = StageSchedules()
+    return TrainConfig(
+        model=ModelConfig(width=4, discriminator_width=4, extractor_architecture="resnet_v2_small",
+                          extractor_width=4),
+        data=DataConfig(synth_identities=6, synth_images_per_identity=8, synth_eval_identities=4),
+        schedule=StageSchedules(
+            extractor=dataclasses.replace(short(learning_rate=paper.extractor.learning_rate), batch_size=4),
+            coarse=short(learning_rate=paper.coarse.learning_rate),
+            full=dataclasses.replace(paper.full, epochs=1, batch_size=2, steps_per_epoch=3, validation_steps=1),
+        ),
+    )
 
 
 PRESETS = {
     # The paper's recipe (Sec. IV-A): width 64, batch 8, ResNet50-v2 extractor for 20
     # epochs, coarse stage 1 epoch at 2e-4, full stage 5 epochs with lr / 10 per epoch.
-    "paper": TrainConfig(),
-    # A CPU-sized run: narrow networks, a compact extractor, short epochs.
-    "small": TrainConfig(
-        width=16,
-        discriminator_width=16,
-        extractor_architecture="resnet_v2_small",
-        extractor_width=16,
-        synth_identities=200,
-        synth_images_per_identity=16,
-        synth_eval_identities=60,
-        batch_size=8,
-        extractor_batch_size=32,
-        extractor_epochs=12,
-        coarse_epochs=6,
-        full_epochs=3,
-        steps_per_epoch=300,
-        validation_steps=8,
-        extractor_learning_rate=2e-3,
-        coarse_learning_rate=1e-3,
-        learning_rate=2e-4,
-        pretrained_learning_rate=1e-4,
-        discriminator_learning_rate=2e-4,
-        learning_rate_decay=0.5,
-        # Measured on synth (README, Results): a heavier mask term makes the short coarse stage
-        # find the occlusion (val mask IoU 0.80 after 1800 steps); Table I's row without the
-        # style loss (the paper's best recognition model) plus '*' (occluded L1 on I_f) lets the
-        # fine network overtake the coarse one in 900 steps, where the Gram loss of a width-16
-        # extractor dominated the generator loss and painted plaid textures.
-        coarse_mask_weight=10.0,
-        style_weight=0.0,
-        occluded_on_fine=True,
-    ),
-    # Seconds per stage: for tests and smoke runs only.
-    "tiny": TrainConfig(
-        width=4,
-        discriminator_width=4,
-        extractor_architecture="resnet_v2_small",
-        extractor_width=4,
-        synth_identities=6,
-        synth_images_per_identity=8,
-        synth_eval_identities=4,
-        batch_size=2,
-        extractor_batch_size=4,
-        extractor_epochs=1,
-        coarse_epochs=1,
-        full_epochs=1,
-        steps_per_epoch=3,
-        extractor_steps_per_epoch=3,
-        validation_steps=1,
-    ),
+    "paper": TrainConfig,
+    "small": _small,
+    "tiny": _tiny,
 }
 
 
 def preset(name):
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; choose from {', '.join(sorted(PRESETS))}.")
-    return dataclasses.replace(PRESETS[name])
+    return PRESETS[name]()
 
 
-def apply_overrides(config, overrides):
-    """Replaces the fields named in `overrides` (None values are ignored)."""
-    fields = {f.name for f in dataclasses.fields(config)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"Unknown config field(s): {', '.join(sorted(unknown))}.")
-    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+# Command-line flag -> where it lands. "stage." fields go to the schedule (or, for
+# "losses.", the loss weights) of the stage being trained.
+FLAG_FIELDS = {
+    "data": "data.source",
+    "seed": "data.seed",
+    "width": "model.width",
+    "attention": "model.attention",
+    "cross_attention_mode": "model.cross_attention_mode",
+    "strategy": "runtime.strategy",
+    "mixed_precision": "runtime.mixed_precision",
+    "jit_compile": "runtime.jit_compile",
+    "backup_every_steps": "runtime.backup_every_steps",
+    "batch_size": "schedule.STAGE.batch_size",
+    "epochs": "schedule.STAGE.epochs",
+    "steps_per_epoch": "schedule.STAGE.steps_per_epoch",
+    "learning_rate": "schedule.STAGE.learning_rate",
+    "pretrained_learning_rate": "schedule.STAGE.pretrained_learning_rate",
+    "discriminator_learning_rate": "schedule.STAGE.discriminator_learning_rate",
+    "mask_weight": "losses.STAGE.mask",
+    "occluded_weight": "losses.STAGE.occluded",
+    "non_occluded_weight": "losses.STAGE.non_occluded",
+    "perceptual_weight": "losses.STAGE.perceptual",
+    "style_weight": "losses.STAGE.style",
+    "adversarial_weight": "losses.STAGE.adversarial",
+    "occluded_on_fine": "losses.STAGE.occluded_on_fine",
+}
+
+
+def replace_path(config, path, value):
+    """A copy of `config` with the dotted field `path` ("schedule.full.epochs") set."""
+    head, _, rest = path.partition(".")
+    if not any(f.name == head for f in dataclasses.fields(config)):
+        raise ValueError(f"Unknown config field {path!r}.")
+    if not rest:
+        return dataclasses.replace(config, **{head: value})
+    return dataclasses.replace(config, **{head: replace_path(getattr(config, head), rest, value)})
+
+
+def resolve_config(preset_name, stage, overrides):
+    """The preset with flag overrides ({flag name: value}; None = not given) for `stage`.
+
+    Schedule flags (epochs, learning rates, batch size, steps) and loss weights apply to
+    the stage being trained; loss weights are refused for the extractor stage, which has none."""
+    _check_stage(stage)
+    config = preset(preset_name)
+    for flag, value in overrides.items():
+        if value is None:
+            continue
+        if flag not in FLAG_FIELDS:
+            raise ValueError(f"Unknown override --{flag}.")
+        path = FLAG_FIELDS[flag]
+        if path.startswith("losses.") and stage == "extractor":
+            raise ValueError(f"--{flag} is a loss weight of the coarse and full stages, not of the extractor stage.")
+        config = replace_path(config, path.replace("STAGE", stage), value)
+    return config
+
+
+def _from_first_release(flat):
+    """The nested config of a first-release `config.json` (one flat mapping)."""
+    def schedule(stage, **fields):
+        return {key: value for key, value in fields.items() if value is not None}
+
+    weights = {name: flat.get(f"{name}_weight") for name in
+               ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")}
+    full_losses = {k: v for k, v in weights.items() if v is not None}
+    if "occluded_on_fine" in flat:
+        full_losses["occluded_on_fine"] = flat["occluded_on_fine"]
+    coarse_losses = dataclasses.asdict(LossWeights.coarse_stage())
+    if "coarse_mask_weight" in flat:
+        coarse_losses["mask"] = flat["coarse_mask_weight"]
+    model_keys = [f.name for f in dataclasses.fields(ModelConfig)]
+    data_keys = [f.name for f in dataclasses.fields(DataConfig) if f.name != "source"]
+    runtime_keys = [f.name for f in dataclasses.fields(RuntimeConfig)]
+    get = flat.get
+    return {
+        "model": {k: flat[k] for k in model_keys if k in flat},
+        "data": {"source": get("data", "synth"), **{k: flat[k] for k in data_keys if k in flat}},
+        "losses": {"coarse": coarse_losses, "full": dataclasses.asdict(LossWeights(**full_losses))},
+        "runtime": {k: flat[k] for k in runtime_keys if k in flat},
+        "schedule": {
+            "extractor": schedule("extractor", epochs=get("extractor_epochs"), learning_rate=get(
+                "extractor_learning_rate"), batch_size=get("extractor_batch_size"), steps_per_epoch=get(
+                "extractor_steps_per_epoch"), validation_steps=get("validation_steps")),
+            "coarse": schedule("coarse", epochs=get("coarse_epochs"), learning_rate=get("coarse_learning_rate"),
+                               batch_size=get("batch_size"), steps_per_epoch=get("steps_per_epoch"),
+                               validation_steps=get("validation_steps")),
+            "full": schedule("full", epochs=get("full_epochs"), learning_rate=get("learning_rate"),
+                             batch_size=get("batch_size"), steps_per_epoch=get("steps_per_epoch"),
+                             validation_steps=get("validation_steps"),
+                             pretrained_learning_rate=get("pretrained_learning_rate"),
+                             discriminator_learning_rate=get("discriminator_learning_rate"),
+                             learning_rate_decay=get("learning_rate_decay"), beta_1=get("gan_beta_1")),
+        },
+    }
 
 
 def load_config(path):
-    data = json.loads(open(path).read())
-    data["extractor_blocks"] = tuple(data.get("extractor_blocks", (1, 1, 1, 1)))
-    return TrainConfig(**data)
+    """The TrainConfig a stage wrote to `path` (this version's nested file, or the first
+    release's flat one); ValueError with a one-line reason otherwise."""
+    try:
+        data = json.loads(open(path).read())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read as a training config: {error}") from None
+    try:
+        if isinstance(data, dict) and "model" not in data and "width" in data:
+            data = _from_first_release(data)
+        if isinstance(data, dict) and "schedule" in data:  # a schedule needs its epochs and rate
+            defaults = StageSchedules()
+            data["schedule"] = {stage: {**dataclasses.asdict(getattr(defaults, stage)), **fields}
+                                for stage, fields in data["schedule"].items() if stage in STAGE_NAMES} | {
+                stage: fields for stage, fields in data["schedule"].items() if stage not in STAGE_NAMES}
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{path} is not a training config this version can read ({error}); train the "
+                         "stage again with the same command and --restart.") from None

@@ -1,9 +1,9 @@
 """Completes occluded faces with a trained C2FDAN model.
 
-    python -m c2fdan_tf.complete --model=runs/demo/export/c2fdan_int8.tflite --input=faces/ --output=out/
+    python -m c2fdan_tf.commands.complete --model=runs/demo/export/c2fdan_int8.tflite --input=faces/ --output=out/
     c2fdan-complete --model=MODEL --input='photos/*.jpg' --output=out/ --align
 
---model: a .keras checkpoint, a SavedModel folder or a .tflite file.
+--model: a .keras checkpoint, a SavedModel folder, a .tflite or an .onnx file.
 --input: a file, a folder or a glob. Without --align, inputs are aligned 112x112
 faces (others are centre-cropped and resized, with a warning). With --align,
 every face of an arbitrary photo is found (MTCNN), aligned, completed, warped
@@ -14,33 +14,21 @@ Writes <name>_completed.png and <name>_mask.png per input (and
 non-zero only if nothing could be processed.
 """
 
-import glob
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from c2fdan_tf import console
 
-_MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder or .tflite.")
+_MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder, .tflite or .onnx.")
 _INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
 _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
-
-
-def expand_inputs(spec):
-    """Image paths from a file, a folder (recursively) or a glob, sorted."""
-    from c2fdan_tf.data.image_files import IMAGE_EXTENSIONS
-
-    path = Path(spec)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if path.exists():
-        return [path]
-    return sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+console.define_verbose_flag()
 
 
 def output_names(paths):
@@ -61,17 +49,17 @@ def save_png(array, path):
     os.replace(temporary, path)  # never a half-written PNG under the final name
 
 
-def process_face(completer, path, targets):
+def process_face(runner, path, targets):
     import numpy as np
 
-    from c2fdan_tf.completion import complete_faces
+    from c2fdan_tf.inference import complete_faces
     from c2fdan_tf.data.image_files import read_face_image
 
     face, resized = read_face_image(path)
     if resized:
         print(f"warning: {path} is not 112x112 and was resized; faces must be aligned to the template "
               "(use --align for ordinary photos).", file=sys.stderr)
-    [result] = complete_faces(completer, face[None])
+    [result] = complete_faces(runner, face[None])
     save_png(result.completed, targets["completed"])
     save_png(result.mask, targets["mask"])
     if "side_by_side" in targets:
@@ -82,14 +70,14 @@ def process_face(completer, path, targets):
     return f"{path}: completed ({np.mean(result.mask > 0.5):.1%} of the face masked)"
 
 
-def process_photo(completer, path, targets):
+def process_photo(runner, path, targets):
     import numpy as np
 
-    from c2fdan_tf.completion import complete_photo
+    from c2fdan_tf.inference import complete_photo
     from c2fdan_tf.data.image_files import read_photo
 
     photo = read_photo(path)
-    result = complete_photo(completer, photo)
+    result = complete_photo(runner, photo)
     if result is None:
         return None
     save_png(result.photo, targets["completed"])
@@ -103,14 +91,14 @@ def process_photo(completer, path, targets):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from c2fdan_tf.completion import ModelError, load_completer
-    from c2fdan_tf.data.image_files import ImageReadError
+    from c2fdan_tf.data.image_files import ImageReadError, list_image_files
+    from c2fdan_tf.inference import ModelError, load_runner
 
     try:
-        completer = load_completer(_MODEL.value)
+        runner = load_runner(_MODEL.value)
     except ModelError as error:
         sys.exit(f"error: {error}")
-    paths = expand_inputs(_INPUT.value)
+    paths = list_image_files(_INPUT.value)
     if not paths:
         sys.exit(f"error: no input image matches {_INPUT.value}.")
     out = Path(_OUTPUT.value)
@@ -128,7 +116,7 @@ def main(argv):
             problems.append(f"{path}: {existing[0]} exists (use --overwrite)")
             continue
         try:
-            message = (process_photo if _ALIGN.value else process_face)(completer, path, targets)
+            message = (process_photo if _ALIGN.value else process_face)(runner, path, targets)
         except ImageReadError as error:
             problems.append(f"{error.path}: {error.reason}")
             continue
@@ -146,6 +134,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (c2fdan-complete)."""
+    console.start(sys.argv)
     flags.mark_flags_as_required(["model", "input", "output"])
     app.run(main)
 

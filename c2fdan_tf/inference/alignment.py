@@ -10,6 +10,7 @@ it keeps its exact original value.
 
 import dataclasses
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -95,3 +96,38 @@ def paste_back(photo, completed, mask, matrix, threshold=0.5, grow=2):
     blend = photo * (1.0 - photo_mask[..., None]) + warped * photo_mask[..., None]
     result = np.where(photo_mask[..., None] > 0, np.clip(np.round(blend), 0, 255), photo).astype(np.uint8)
     return result, photo_mask
+
+
+def align_folder(in_dir, out_dir, all_faces=False, log=print):
+    """Aligns the most confident face (or every face) of each photo under `in_dir` into
+    `out_dir`, keeping sub-folders. Returns (aligned count, [problems])."""
+    from PIL import Image
+
+    from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_photo
+
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    if not in_dir.is_dir():
+        raise ValueError(f"Input folder {in_dir} does not exist.")
+    paths = list_image_files(in_dir)
+    if not paths:
+        raise ValueError(f"Input folder {in_dir} contains no images.")
+    written, problems = 0, []
+    for path in paths:
+        try:
+            photo = read_photo(path)
+        except ImageReadError as error:
+            problems.append(f"{error.path}: {error.reason}")
+            continue
+        faces = detect_faces(photo)
+        if not faces:
+            problems.append(f"{path}: no face found")
+            continue
+        relative = path.relative_to(in_dir).with_suffix("")
+        for k, face in enumerate(faces if all_faces else faces[:1]):
+            aligned, _ = align(photo, face.landmarks)
+            target = out_dir / (f"{relative}_{k}.png" if all_faces else f"{relative}.png")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(aligned).save(target)
+            written += 1
+    log(f"Aligned {written} face(s) from {len(paths)} image(s) into {out_dir}; {len(problems)} problem(s).")
+    return written, problems

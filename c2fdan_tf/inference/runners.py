@@ -1,0 +1,164 @@
+"""One runner interface over the generator in every form it ships in.
+
+    runner = load_runner("runs/demo/export/c2fdan_int8.tflite")
+    outputs = runner(faces)   # float32 (N, 112, 112, 3) in [0, 1]
+    outputs["completed"], outputs["mask"], outputs["coarse"]
+
+`KerasRunner` (a Generator object or a `.keras` checkpoint), `SavedModelRunner`,
+`TFLiteRunner` (LiteRT) and `OnnxRunner` (onnxruntime) all take a batch of any
+size and return float32 NumPy arrays under the names of `contract.OUTPUTS`.
+Models exported with a fixed batch (the TFLite artifacts: batch 1) are run in
+chunks of that batch. `load_runner` picks the runner from the path and turns
+every unusable model into a one-line `ModelError`.
+"""
+
+import abc
+from pathlib import Path
+
+import numpy as np
+
+from c2fdan_tf.inference.contract import INPUT_NAME, OUTPUT_NAMES, serving_outputs
+
+
+class ModelError(ValueError):
+    """The model path cannot be used (one-line reason)."""
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class GeneratorRunner(abc.ABC):
+    """Runs a generator over a batch of faces in chunks of `batch_size`."""
+
+    batch_size = 32
+
+    @abc.abstractmethod
+    def run_chunk(self, images):
+        """{output name: array} for one chunk of float32 images."""
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[1:] != (112, 112, 3):
+            raise ValueError(f"Expected faces of shape (N, 112, 112, 3), got {images.shape}.")
+        parts = [self.run_chunk(images[s : s + self.batch_size]) for s in range(0, len(images), self.batch_size)]
+        if not parts:
+            return {name: np.zeros((0, 112, 112, 1 if name == "mask" else 3), np.float32) for name in OUTPUT_NAMES}
+        return {name: np.concatenate([np.asarray(p[name], np.float32) for p in parts]) for name in OUTPUT_NAMES}
+
+
+class KerasRunner(GeneratorRunner):
+    """A Keras Generator (object or `.keras` checkpoint) through one traced function."""
+
+    def __init__(self, generator, batch_size=32):
+        import tensorflow as tf
+
+        if isinstance(generator, (str, Path)):
+            from c2fdan_tf.models.checkpoints import CheckpointError, load_generator
+
+            try:
+                generator = load_generator(generator)
+            except CheckpointError as error:
+                raise ModelError(str(error)) from None
+        self.generator = generator
+        self.batch_size = batch_size
+        self._run = tf.function(lambda x: serving_outputs(generator(x, training=False)), reduce_retracing=True)
+
+    def run_chunk(self, images):
+        return {name: value.numpy() for name, value in self._run(images).items()}
+
+
+class SavedModelRunner(GeneratorRunner):
+    """A SavedModel written by `export.py` (signature `serving_default`, or
+    `serving_uint8`, which takes raw 0-255 pixels)."""
+
+    def __init__(self, path, signature="serving_default", batch_size=32):
+        import tensorflow as tf
+
+        try:
+            self._signature = tf.saved_model.load(str(path)).signatures[signature]
+        except (OSError, KeyError, ValueError) as error:
+            raise ModelError(f"SavedModel {path} cannot be loaded: {_first_line(error)}") from None
+        self._uint8 = self._signature.structured_input_signature[1][INPUT_NAME].dtype == tf.uint8
+        self.batch_size = batch_size
+
+    def run_chunk(self, images):
+        import tensorflow as tf
+
+        if self._uint8:
+            images = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
+        return {key: value.numpy() for key, value in self._signature(**{INPUT_NAME: tf.constant(images)}).items()}
+
+
+class TFLiteRunner(GeneratorRunner):
+    """A `.tflite` model (file or bytes) through LiteRT, with named inputs and outputs."""
+
+    def __init__(self, model_path=None, model_content=None, num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(
+                model_content=model_content, model_path=None if model_path is None else str(model_path),
+                num_threads=num_threads,
+            )
+            self._signature = self.interpreter.get_signature_runner()
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{model_path or 'the model'} is not a usable .tflite: {_first_line(error)}") from None
+        # Inputs are looked up by name: the interpreter does not keep Keras' input order.
+        batch = int(self._signature.get_input_details()[INPUT_NAME]["shape"][0])
+        self.batch_size = batch if batch > 0 else 32
+
+    def run_chunk(self, images):
+        if self.batch_size == 1 and len(images) > 1:
+            parts = [self.run_chunk(image[None]) for image in images]
+            return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        return {name: np.asarray(value) for name, value in self._signature(**{INPUT_NAME: images}).items()}
+
+
+class OnnxRunner(GeneratorRunner):
+    """An `.onnx` model through onnxruntime on the CPU."""
+
+    def __init__(self, path, num_threads=None, batch_size=32):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types for bad files
+            raise ModelError(f"{path} is not a usable .onnx model: {_first_line(error)}") from None
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.batch_size = batch_size
+
+    def run_chunk(self, images):
+        return dict(zip(self.output_names, self.session.run(None, {INPUT_NAME: images})))
+
+
+def load_runner(path, num_threads=None):
+    """The runner for a `.keras` checkpoint, a SavedModel folder, a `.tflite` or an `.onnx` file."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"Model {path} does not exist.")
+    if path.is_dir():
+        if not (path / "saved_model.pb").exists():
+            raise ModelError(f"{path} is a folder but not a SavedModel (no saved_model.pb).")
+        return SavedModelRunner(path)
+    if path.suffix == ".tflite":
+        return TFLiteRunner(model_path=path, num_threads=num_threads)
+    if path.suffix == ".onnx":
+        return OnnxRunner(path, num_threads=num_threads)
+    if path.suffix == ".keras":
+        return KerasRunner(path)
+    raise ModelError(f"{path}: expected a .keras checkpoint, a SavedModel folder, a .tflite or an .onnx file.")
+
+
+def as_runner(model):
+    """A runner for a runner, a Keras Generator or a model path."""
+    if isinstance(model, GeneratorRunner):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_runner(model)
+    return KerasRunner(model)

@@ -1,0 +1,83 @@
+"""Stage "extractor": the face feature extractor, trained as an identity classifier
+(softmax cross-entropy), then measured on held-out images and unseen identities."""
+
+import math
+
+import keras
+import numpy as np
+
+from c2fdan_tf.data.face_sources import HeldOutSplit
+from c2fdan_tf.data.pipelines import identity_dataset
+from c2fdan_tf.evaluation import recognition
+from c2fdan_tf.models.checkpoints import load_extractor
+from c2fdan_tf.training.callbacks import stage_callbacks
+from c2fdan_tf.training.networks import build_network
+from c2fdan_tf.training.stage_data import StageError, open_split, steps_per_epoch
+
+
+def check_finite(history, stage):
+    for name, values in history.items():
+        for epoch, value in enumerate(values):
+            if not math.isfinite(value):
+                raise StageError(f"Stage {stage} diverged: {name} is {value} in epoch {epoch + 1}.")
+
+
+def train_extractor(config, directory, strategy, verbose, extra_callbacks=()):
+    """Trains into `directory` (a StageDirectory); returns (history, summary)."""
+    data, schedule = config.data, config.schedule.extractor
+    source = open_split(data, "train")
+    if source.num_identities < 2:
+        raise StageError(
+            f"The extractor stage needs identity labels: {source.name} must have one sub-folder per "
+            "identity (or use --data=synth)."
+        )
+    train = HeldOutSplit(source, data.holdout_every, validation=False)
+    held_out = HeldOutSplit(source, data.holdout_every, validation=True)
+    steps = steps_per_epoch(schedule, train)
+    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed)
+    val_data = identity_dataset(held_out, schedule.batch_size, augment=False, repeat=False, shuffle_buffer=0)
+    with strategy.scope():
+        extractor = build_network("extractor", config.model, source.num_identities)
+        # Softmax cross-entropy on the logits; the wrapper shares the extractor's weights.
+        images = keras.Input(extractor.input_shape[1:])
+        classifier = keras.Model(images, extractor(images)["logits"], name="identity_classifier")
+        rate = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, schedule.epochs * steps)
+        classifier.compile(
+            optimizer=keras.optimizers.Adam(rate, beta_1=schedule.beta_1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.runtime.jit_compile,
+        )
+    callbacks = stage_callbacks(directory.path, extractor, "extractor", "val_accuracy",
+                                config.runtime.backup_every_steps) + list(extra_callbacks)
+    history = classifier.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
+                             callbacks=callbacks, verbose=verbose, shuffle=False)
+    check_finite(history.history, "extractor")
+    best = load_extractor(directory.path / "extractor_best.keras")
+    return history.history, extractor_quality(config, best, train, held_out)
+
+
+def _faces_and_labels(source):
+    faces, labels = [], []
+    for element in source.dataset():
+        faces.append(element["image"].numpy())
+        labels.append(int(element["label"]))
+    return np.stack(faces), np.array(labels)
+
+
+def extractor_quality(config, extractor, train, held_out):
+    """Rank-1 identification of held-out images against the training images, and
+    10-fold verification accuracy on identities never seen in training."""
+    gallery, gallery_labels = _faces_and_labels(train)
+    queries, query_labels = _faces_and_labels(held_out)
+    rank1 = recognition.rank1_identification(
+        recognition.embed(extractor, queries), query_labels, recognition.embed(extractor, gallery), gallery_labels
+    )
+    summary = {"rank1_identification_held_out_images": rank1}
+    if config.data.source == "synth":
+        unseen, unseen_labels = _faces_and_labels(open_split(config.data, "eval"))
+        embeddings = recognition.embed(extractor, unseen)
+        i, j, same = recognition.balanced_pairs(unseen_labels, 6000, seed=config.data.seed)
+        similarities = np.sum(embeddings[i] * embeddings[j], axis=1)
+        summary["verification_accuracy_unseen_identities"] = recognition.ten_fold_verification(similarities, same)[0]
+    return summary

@@ -1,0 +1,85 @@
+"""Stages "coarse" and "full": the generator (and discriminators) trained with the
+paper's losses through the `C2FDAN` training model."""
+
+import keras
+
+from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.pipelines import training_dataset
+from c2fdan_tf.training.c2fdan import C2FDAN
+from c2fdan_tf.training.callbacks import CompletionSamples, stage_callbacks
+from c2fdan_tf.training.extractor_stage import check_finite
+from c2fdan_tf.training.networks import stage_networks
+from c2fdan_tf.training.stage import GeneratorStage
+from c2fdan_tf.training.stage_data import StageError, steps_per_epoch, training_and_validation
+from c2fdan_tf.training.workdir import best_checkpoint
+
+
+def _inputs(stage, workdir, init_from, extractor_path):
+    """(coarse checkpoint or None, extractor checkpoint or None) the stage starts from."""
+    coarse = extractor = None
+    if stage.needs_coarse_checkpoint:
+        coarse = init_from or best_checkpoint(workdir, "coarse", "generator")
+        if coarse is None:
+            raise StageError(
+                "Stage full starts from the coarse stage: run --stage=coarse first (same --workdir) "
+                "or pass --init_from=CHECKPOINT (--init_from=none trains from scratch)."
+            )
+        coarse = None if str(coarse) == "none" else coarse
+    if stage.needs_extractor:
+        extractor = extractor_path or best_checkpoint(workdir, "extractor", "extractor")
+        if extractor is None:
+            raise StageError(
+                "The identity losses need a face feature extractor: run --stage=extractor first "
+                "(same --workdir) or pass --extractor=CHECKPOINT (or set the perceptual and style "
+                "weights to 0)."
+            )
+    return coarse, extractor
+
+
+def _adam(rate, schedule, steps):
+    """Adam whose rate is multiplied by the schedule's decay after every epoch (Sec. IV-A:
+    lr / 10), restored with the optimizer's iterations on resume."""
+    if schedule.learning_rate_decay != 1.0:
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            rate, decay_steps=steps, decay_rate=schedule.learning_rate_decay, staircase=True)
+    return keras.optimizers.Adam(rate, beta_1=schedule.beta_1)
+
+
+def train_generator(config, stage_name, directory, strategy, init_from, extractor_path, verbose,
+                    extra_callbacks=()):
+    """Trains stage `stage_name` into `directory` (a StageDirectory); returns (history, summary)."""
+    stage = GeneratorStage(stage_name, config.losses_of(stage_name))
+    schedule, data = config.schedule_of(stage_name), config.data
+    train_source, val_source = training_and_validation(data)
+    steps = steps_per_epoch(schedule, train_source)
+    synthesizer = OcclusionSynthesizer()
+    start_batch = directory.resume_epoch() * steps
+    train_data = training_dataset(train_source, synthesizer, schedule.batch_size, data.seed, start_batch=start_batch)
+    # A fixed validation set: one shuffle (mixing identities), the same every epoch.
+    val_data = training_dataset(
+        val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
+    ).take(schedule.validation_steps)
+    sample_batch = next(iter(val_data))
+    coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path)
+
+    with strategy.scope():
+        generator, discriminators, extractor = stage_networks(stage, config.model, coarse_checkpoint,
+                                                              extractor_checkpoint)
+        model = C2FDAN(generator, stage, discriminators, extractor)
+        model.compile(
+            optimizer=_adam(schedule.learning_rate, schedule, steps),
+            pretrained_optimizer=_adam(schedule.pretrained_learning_rate, schedule, steps)
+            if stage.trains_fine_network else None,
+            discriminator_optimizer=_adam(schedule.discriminator_learning_rate, schedule, steps)
+            if discriminators is not None else None,
+            jit_compile=config.runtime.jit_compile,
+        )
+        model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
+    callbacks = stage_callbacks(directory.path, generator, "generator", "val_psnr", config.runtime.backup_every_steps)
+    callbacks.append(CompletionSamples(generator, sample_batch, directory.path / "samples",
+                                       directory.path / "tensorboard", coarse_only=not stage.trains_fine_network))
+    callbacks += list(extra_callbacks)
+    history = model.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    check_finite(history.history, stage_name)
+    return history.history, {"final": {name: values[-1] for name, values in history.history.items()}}

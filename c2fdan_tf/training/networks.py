@@ -1,0 +1,35 @@
+"""The network factory: builds the networks a stage needs from the model config."""
+
+from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
+
+NETWORK_NAMES = ("generator", "discriminators", "extractor")
+
+
+def build_network(name, model, num_identities=None):
+    """A fresh network by name from a `ModelConfig`; ValueError on an unknown name
+    (and on unknown attention/architecture names, from the networks themselves)."""
+    if name == "generator":
+        return Generator(model.width, model.attention, model.cross_attention_mode)
+    if name == "discriminators":
+        return Discriminators(model.discriminator_width)
+    if name == "extractor":
+        if num_identities is None:
+            raise ValueError("The extractor is a classifier: it needs the number of identities.")
+        return FaceFeatureExtractor(num_identities, model.extractor_architecture, width=model.extractor_width,
+                                    blocks_per_stage=model.extractor_blocks)
+    raise ValueError(f"Unknown network {name!r}; choose from {', '.join(NETWORK_NAMES)}.")
+
+
+def stage_networks(stage, model, coarse_checkpoint=None, extractor_checkpoint=None):
+    """(generator, discriminators or None, frozen extractor or None) for a GeneratorStage.
+
+    The generator starts from `coarse_checkpoint`'s coarse weights when given; the
+    extractor is loaded from `extractor_checkpoint` when the stage's losses need it."""
+    from c2fdan_tf.models.checkpoints import load_coarse_weights, load_extractor
+
+    generator = build_network("generator", model)
+    if coarse_checkpoint is not None:
+        load_coarse_weights(generator, coarse_checkpoint)
+    discriminators = build_network("discriminators", model) if stage.needs_discriminators else None
+    extractor = load_extractor(extractor_checkpoint, require_features=True) if stage.needs_extractor else None
+    return generator, discriminators, extractor

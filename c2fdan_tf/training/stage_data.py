@@ -1,0 +1,42 @@
+"""The faces a stage trains and validates on, from the data config."""
+
+from c2fdan_tf.data.face_sources import HeldOutSplit, open_face_source
+
+
+class StageError(ValueError):
+    """A stage cannot run as configured (one-line reason)."""
+
+
+def open_split(data, split):
+    """The "train" or "eval" faces of `data.source` (synthetic identities are rendered)."""
+    options = {}
+    if data.source == "synth":
+        options = {
+            "num_identities": data.synth_eval_identities if split == "eval" else data.synth_identities,
+            "images_per_identity": data.synth_images_per_identity,
+            "seed": data.seed,
+            "progress": True,
+        }
+    return open_face_source(data.source, split=split, **options)
+
+
+def training_and_validation(data):
+    """(train, validation) sources: held-out identities for synth, every
+    `holdout_every`-th image of each identity for a folder."""
+    source = open_split(data, "train")
+    if data.source == "synth":
+        return source, open_split(data, "eval")
+    return HeldOutSplit(source, data.holdout_every, False), HeldOutSplit(source, data.holdout_every, True)
+
+
+def steps_per_epoch(schedule, source):
+    """The schedule's steps, or one pass over `source` when it says 0."""
+    if schedule.steps_per_epoch:
+        return schedule.steps_per_epoch
+    size = len(source)
+    if size <= 0:
+        raise StageError(f"The size of {source.name} is unknown; pass --steps_per_epoch.")
+    steps = size // schedule.batch_size
+    if steps == 0:
+        raise StageError(f"{source.name} has {size} faces, fewer than one batch of {schedule.batch_size}.")
+    return steps
