@@ -18,6 +18,8 @@ _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
+_PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                               "Training precision (auto: bfloat16 on AMX CPUs, float16 on CUDA GPUs, else float32).")
 console.define_verbose_flag()
 
 
@@ -28,11 +30,11 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from c2fdan_tf.main_job import EvaluationSize, run_main_job
     from c2fdan_tf.models.checkpoints import CheckpointError
-    from c2fdan_tf.training.config import preset
+    from c2fdan_tf.training.config import preset, replace_path
     from c2fdan_tf.training.stages import StageError
 
     try:
-        config = preset(_CONFIG.value)
+        config = replace_path(preset(_CONFIG.value), "runtime.precision", _PRECISION.value)
         size = EvaluationSize(_GALLERY.value, _IMAGES.value, _DISTRACTORS.value, _PAIRS.value)
         run_main_job(config, _WORKDIR.value, size, _FORMATS.value)
     except (ValueError, CheckpointError, StageError) as error:

@@ -39,6 +39,8 @@ _MEGAFACE_CLEAN = flags.DEFINE_string("megaface_clean", None, "Clean aligned Fac
 _MEGAFACE_DISTRACTORS = flags.DEFINE_string("megaface_distractors", None, "Folder of aligned distractor faces.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
+_PRECISION = flags.DEFINE_enum("precision", "float32", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                               "Compute precision of the generators (float32: the reference measurement).")
 console.define_verbose_flag()
 
 
@@ -100,6 +102,7 @@ def main(argv):
     from c2fdan_tf.evaluation.report import ablation_table, markdown_table, write_report
     from c2fdan_tf.evaluation.runner import PROTOCOLS, evaluate
     from c2fdan_tf.models.checkpoints import CheckpointError, file_sha256, load_extractor, load_generator
+    from c2fdan_tf.precision import resolve_precision
 
     start = time.time()
     try:
@@ -108,7 +111,9 @@ def main(argv):
             raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
         methods = check_methods(_METHODS.value or METHODS)
         checkpoints = _CHECKPOINT.value
-        generators = [load_generator(path) for path in checkpoints]  # fail early on any bad one
+        policy, reason = resolve_precision(_PRECISION.value)
+        print(f"precision: {policy} ({reason})")
+        generators = [load_generator(path, policy) for path in checkpoints]  # fail early on any bad one
         needs_extractor = set(_PROTOCOL.value) & {"identification", "verification"}
         if needs_extractor and not _EXTRACTOR.value:
             raise ValueError("--extractor is needed for the identification and verification protocols.")
@@ -127,6 +132,7 @@ def main(argv):
                               "sha256": file_sha256(_EXTRACTOR.value) if _EXTRACTOR.value else None},
                 "benchmark": benchmark.describe(),
                 "protocols": list(_PROTOCOL.value),
+                "precision": policy,
                 "command": " ".join(sys.argv),
                 "seconds": time.time() - start,
             }

@@ -39,13 +39,15 @@ _WEIGHTS = {
 _ON_FINE = flags.DEFINE_bool("occluded_on_fine", None, "Table I '*': occluded L1 also on I_f.")
 _SEED = flags.DEFINE_integer("seed", None, "Seed of data, occlusions and initialisation.")
 _STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
-_MIXED = flags.DEFINE_bool("mixed_precision", None, "mixed_float16 compute (GPUs).")
+_PRECISION = flags.DEFINE_enum("precision", None, ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                               "Compute precision (auto: bfloat16 on AMX CPUs, float16 on CUDA GPUs, else float32).")
+_MIXED = flags.DEFINE_bool("mixed_precision", None, "Old name of --precision=mixed_float16.")
 _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
 _OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _ON_FINE,
-              _SEED, _STRATEGY, _MIXED, _JIT, _BACKUP, *_WEIGHTS.values()]
+              _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, *_WEIGHTS.values()]
 
 
 def main(argv):
@@ -55,8 +57,14 @@ def main(argv):
     from c2fdan_tf.training.config import resolve_config
     from c2fdan_tf.training.stages import StageError, run_stage
 
+    overrides = {flag.name: flag.value for flag in _OVERRIDES}
+    if _MIXED.value is not None:
+        if _PRECISION.value is not None:
+            raise app.UsageError("Give --precision, not --mixed_precision as well.")
+        overrides["precision"] = "mixed_float16" if _MIXED.value else "float32"
+        print(f"note: --mixed_precision is now --precision={overrides['precision']}.")
     try:
-        config = resolve_config(_CONFIG.value, _STAGE.value, {flag.name: flag.value for flag in _OVERRIDES})
+        config = resolve_config(_CONFIG.value, _STAGE.value, overrides)
         result = run_stage(
             config, _STAGE.value, _WORKDIR.value, _INIT_FROM.value, _EXTRACTOR.value, restart=_RESTART.value,
             verbose=console.fit_verbosity(),

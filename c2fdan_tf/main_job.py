@@ -88,7 +88,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     for stage in STAGE_NAMES:
         _log_step(log, f"training: {stage}")
         t = time.time()
-        result = run_stage(config, stage, workdir, verbose=fit_verbosity())
+        result = run_stage(config, stage, workdir, verbose=fit_verbosity(), log=log)
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 

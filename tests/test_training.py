@@ -328,3 +328,18 @@ def test_mixed_precision_steps_are_finite_and_outputs_stay_float32(fixed_batch):
             assert model.generator.get_layer("coarse_network").compute_dtype == "float16"
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def test_train_command_resolves_and_records_the_precision(tmp_path):
+    result = run_train(tmp_path, "--stage=coarse", "--config=tiny", "--precision=mixed_bfloat16")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "precision mixed_bfloat16 (asked for)" in result.stdout
+    written = json.loads((tmp_path / "work" / "coarse" / "config.json").read_text())
+    assert written["runtime"]["precision"] == "mixed_bfloat16"
+    history = (tmp_path / "work" / "coarse" / "log.csv").read_text().splitlines()
+    assert len(history) == 2 and all(np.isfinite(float(v)) for v in history[1].split(",")[1:])
+    # The old flag still works and says what it became; both at once is a usage error.
+    old = run_train(tmp_path, "--stage=coarse", "--config=tiny", "--mixed_precision", "--restart")
+    assert old.returncode == 0 and "--mixed_precision is now --precision=mixed_float16" in old.stdout
+    both = run_train(tmp_path, "--stage=coarse", "--config=tiny", "--mixed_precision", "--precision=float32")
+    assert both.returncode != 0 and "Give --precision, not --mixed_precision as well" in both.stderr

@@ -28,6 +28,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+_PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                               "Compute precision of a .keras model (auto: bfloat16 on AMX CPUs, else float32).")
 console.define_verbose_flag()
 
 
@@ -95,7 +97,7 @@ def main(argv):
     from c2fdan_tf.inference import ModelError, load_runner
 
     try:
-        runner = load_runner(_MODEL.value)
+        runner = load_runner(_MODEL.value, precision=_PRECISION.value)
     except ModelError as error:
         sys.exit(f"error: {error}")
     paths = list_image_files(_INPUT.value)

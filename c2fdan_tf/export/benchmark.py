@@ -18,7 +18,10 @@ def benchmark_artifacts(out_dir, manifest, generator, keras_checkpoint, threads=
     flops = forward_flops(generator, [(112, 112, 3)])
     reference = {t: measure_in_subprocess("conv_reference", "", t) for t in threads}
     log("conv reference: " + ", ".join(f"{t} thread(s) {reference[t]['gflops']:.0f} GFLOP/s" for t in threads))
-    subjects = [("keras", "keras", keras_checkpoint, None)]
+    reference_bf16 = {t: measure_in_subprocess("conv_reference_bf16", "", t) for t in threads}
+    log("conv reference bf16: " + ", ".join(f"{t} thread(s) {reference_bf16[t]['gflops']:.0f} GFLOP/s"
+                                            for t in threads))
+    subjects = [("keras", "keras", keras_checkpoint, None), ("keras_bf16", "keras_bf16", keras_checkpoint, None)]
     subjects += [(fmt, RUNTIMES[fmt], out_dir / FILE_NAMES[fmt], fmt) for fmt in manifest["artifacts"]]
     rows = []
     for name, kind, path, fmt in subjects:
@@ -34,7 +37,8 @@ def benchmark_artifacts(out_dir, manifest, generator, keras_checkpoint, threads=
             "latency_ms": latency,
             "gflops": gflops,
             "fraction_of_conv_reference": gflops / reference[best_threads]["gflops"],
-            "quality": manifest["artifacts"][fmt]["quality"] if fmt else manifest["keras_reference"],
+            "quality": manifest["artifacts"][fmt]["quality"] if fmt else (
+                manifest["keras_reference"] if name == "keras" else None),
         }
         rows.append(row)
         if fmt:
@@ -43,7 +47,9 @@ def benchmark_artifacts(out_dir, manifest, generator, keras_checkpoint, threads=
     manifest["benchmark"] = {
         "forward_gflop_per_image": flops / 1e9,
         "conv_reference_gflops": {str(t): reference[t]["gflops"] for t in threads},
+        "conv_reference_bf16_gflops": {str(t): reference_bf16[t]["gflops"] for t in threads},
         "keras_latency_ms": rows[0]["latency_ms"],
+        "keras_bf16_latency_ms": rows[1]["latency_ms"],
         "threads": list(threads),
         "runs": runs,
     }
@@ -58,9 +64,11 @@ def benchmark_table(rows, threads):
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:.1f}" if row["size_bytes"] else "—"
         latencies = " | ".join(f"{row['latency_ms'][str(t)]:.1f}" for t in threads)
-        quality = row["quality"]
+        quality = row["quality"] or {}
+        psnr, ssim = quality.get("psnr_vs_truth_db"), quality.get("ssim_vs_truth")
         lines.append(
             f"| {row['artifact']} | {size} | {latencies} | {row['gflops']:.0f} | "
-            f"{row['fraction_of_conv_reference']:.0%} | {quality['psnr_vs_truth_db']:.2f} | {quality['ssim_vs_truth']:.4f} |"
+            f"{row['fraction_of_conv_reference']:.0%} | {'—' if psnr is None else f'{psnr:.2f}'} | "
+            f"{'—' if ssim is None else f'{ssim:.4f}'} |"
         )
     return "\n".join(lines)

@@ -4,7 +4,9 @@ Each measurement runs in its own process (`python -m c2fdan_tf.commands.latency`
 so that the thread count of every runtime (TensorFlow's included, which is fixed
 at start-up) is exactly as asked. The kind "conv_reference" times a 3x3
 convolution 112x112x64 -> 64 (batch 1) in TensorFlow with the same threads and
-reports its GFLOP/s, the machine's roofline for the generator's dominant layer.
+reports its GFLOP/s, the machine's roofline for the generator's dominant layer
+(conv_reference_bf16: the same in bfloat16). keras_bf16 runs a `.keras`
+checkpoint under the mixed_bfloat16 policy.
 """
 
 import json
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import time
 
-KINDS = ("keras", "saved_model", "tflite", "onnx", "conv_reference")
+KINDS = ("keras", "keras_bf16", "saved_model", "tflite", "onnx", "conv_reference", "conv_reference_bf16")
 CONV_REFERENCE_FLOPS = 2 * 112 * 112 * 9 * 64 * 64
 
 
@@ -35,22 +37,23 @@ def measure(kind, path, threads, runs=10, warmup=2):
 
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}; one of {', '.join(KINDS)}.")
-    if kind in ("keras", "saved_model", "conv_reference"):
+    if kind in ("keras", "keras_bf16", "saved_model", "conv_reference", "conv_reference_bf16"):
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    if kind == "conv_reference":
+    if kind.startswith("conv_reference"):
         import tensorflow as tf
 
-        x = tf.random.uniform((1, 112, 112, 64))
-        kernel = tf.random.uniform((3, 3, 64, 64))
+        dtype = tf.bfloat16 if kind.endswith("bf16") else tf.float32
+        x = tf.cast(tf.random.uniform((1, 112, 112, 64)), dtype)
+        kernel = tf.cast(tf.random.uniform((3, 3, 64, 64)), dtype)
         conv = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
         ms = _timed(lambda: conv().numpy(), 5, max(runs, 30))
         return {"median_ms": ms, "gflops": CONV_REFERENCE_FLOPS / (ms / 1000) / 1e9}
     from c2fdan_tf.inference.runners import load_runner
 
-    runner = load_runner(path, num_threads=threads)
+    runner = load_runner(path, num_threads=threads, precision="mixed_bfloat16" if kind == "keras_bf16" else "float32")
     image = np.random.default_rng(0).uniform(size=(1, 112, 112, 3)).astype(np.float32)
     return {"median_ms": _timed(lambda: runner(image), warmup, runs)}
 

@@ -49,16 +49,20 @@ class GeneratorRunner(abc.ABC):
 
 
 class KerasRunner(GeneratorRunner):
-    """A Keras Generator (object or `.keras` checkpoint) through one traced function."""
+    """A Keras Generator (object or `.keras` checkpoint) through one traced function.
 
-    def __init__(self, generator, batch_size=32):
+    A checkpoint is loaded to compute in `precision` (`c2fdan_tf.precision`; outputs
+    stay float32); a Generator object computes in the policy it was built with."""
+
+    def __init__(self, generator, batch_size=32, precision="float32"):
         import tensorflow as tf
 
         if isinstance(generator, (str, Path)):
             from c2fdan_tf.models.checkpoints import CheckpointError, load_generator
+            from c2fdan_tf.precision import resolve_precision
 
             try:
-                generator = load_generator(generator)
+                generator = load_generator(generator, resolve_precision(precision)[0])
             except CheckpointError as error:
                 raise ModelError(str(error)) from None
         self.generator = generator
@@ -137,8 +141,10 @@ class OnnxRunner(GeneratorRunner):
         return dict(zip(self.output_names, self.session.run(None, {INPUT_NAME: images})))
 
 
-def load_runner(path, num_threads=None):
-    """The runner for a `.keras` checkpoint, a SavedModel folder, a `.tflite` or an `.onnx` file."""
+def load_runner(path, num_threads=None, precision="float32"):
+    """The runner for a `.keras` checkpoint, a SavedModel folder, a `.tflite` or an `.onnx` file.
+
+    `precision` applies to `.keras` checkpoints; exported artifacts are float graphs."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"Model {path} does not exist.")
@@ -151,7 +157,7 @@ def load_runner(path, num_threads=None):
     if path.suffix == ".onnx":
         return OnnxRunner(path, num_threads=num_threads)
     if path.suffix == ".keras":
-        return KerasRunner(path)
+        return KerasRunner(path, precision=precision)
     raise ModelError(f"{path}: expected a .keras checkpoint, a SavedModel folder, a .tflite or an .onnx file.")
 
 

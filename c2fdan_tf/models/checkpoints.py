@@ -58,12 +58,16 @@ def load_model(path, expected=None, what="checkpoint"):
     return model
 
 
-def load_generator(path):
-    """A Generator from a `.keras` checkpoint, computing in float32."""
+def load_generator(path, policy="float32"):
+    """A Generator from a `.keras` checkpoint, computing under the dtype `policy`
+    ("float32", "mixed_bfloat16" or "mixed_float16"), whatever it was trained in."""
+    from c2fdan_tf.precision import policy_scope
+
     saved = load_model(path, Generator, "generator checkpoint")
-    if saved.compute_dtype == "float32":
+    if saved.dtype_policy.name == policy:
         return saved
-    generator = Generator(**{k: v for k, v in saved.get_config().items() if k not in ("name", "trainable")})
+    with policy_scope(policy):
+        generator = Generator(**{k: v for k, v in saved.get_config().items() if k not in ("name", "trainable")})
     generator.set_weights(saved.get_weights())
     return generator
 

@@ -50,7 +50,7 @@ class StageLosses:
 @dataclasses.dataclass
 class RuntimeConfig:
     strategy: str = "default"
-    mixed_precision: bool = False
+    precision: str = "auto"  # c2fdan_tf.precision: auto, float32, mixed_bfloat16, mixed_float16
     jit_compile: bool = False
     backup_every_steps: int = 0  # 0: back up at the end of every epoch
 
@@ -180,6 +180,7 @@ def _tiny():
     return TrainConfig(
         model=ModelConfig(width=4, discriminator_width=4, extractor_architecture="resnet_v2_small",
                           extractor_width=4),
+        runtime=RuntimeConfig(precision="float32"),  # smoke runs compute alike on every machine
         data=DataConfig(synth_identities=6, synth_images_per_identity=8, synth_eval_identities=4),
         schedule=StageSchedules(
             extractor=dataclasses.replace(short(learning_rate=paper.extractor.learning_rate), batch_size=4),
@@ -213,7 +214,7 @@ FLAG_FIELDS = {
     "attention": "model.attention",
     "cross_attention_mode": "model.cross_attention_mode",
     "strategy": "runtime.strategy",
-    "mixed_precision": "runtime.mixed_precision",
+    "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",
     "backup_every_steps": "runtime.backup_every_steps",
     "batch_size": "schedule.STAGE.batch_size",
@@ -276,13 +277,14 @@ def _from_first_release(flat):
         coarse_losses["mask"] = flat["coarse_mask_weight"]
     model_keys = [f.name for f in dataclasses.fields(ModelConfig)]
     data_keys = [f.name for f in dataclasses.fields(DataConfig) if f.name != "source"]
-    runtime_keys = [f.name for f in dataclasses.fields(RuntimeConfig)]
+    runtime_keys = [f.name for f in dataclasses.fields(RuntimeConfig) if f.name != "precision"]
     get = flat.get
+    precision = "mixed_float16" if get("mixed_precision") else "float32"
     return {
         "model": {k: flat[k] for k in model_keys if k in flat},
         "data": {"source": get("data", "synth"), **{k: flat[k] for k in data_keys if k in flat}},
         "losses": {"coarse": coarse_losses, "full": dataclasses.asdict(LossWeights(**full_losses))},
-        "runtime": {k: flat[k] for k in runtime_keys if k in flat},
+        "runtime": {"precision": precision, **{k: flat[k] for k in runtime_keys if k in flat}},
         "schedule": {
             "extractor": schedule("extractor", epochs=get("extractor_epochs"), learning_rate=get(
                 "extractor_learning_rate"), batch_size=get("extractor_batch_size"), steps_per_epoch=get(

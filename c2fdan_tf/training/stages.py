@@ -7,10 +7,13 @@ last backup (weights, every optimizer's state, epoch), and skips a finished one.
 
 import time
 
-from c2fdan_tf.training.config import STAGE_NAMES
+import keras
+
+from c2fdan_tf.precision import policy_scope, resolve_precision
+from c2fdan_tf.training.config import STAGE_NAMES, replace_path
 from c2fdan_tf.training.extractor_stage import train_extractor
 from c2fdan_tf.training.generator_stage import train_generator
-from c2fdan_tf.training.runtime import make_strategy, precision_policy
+from c2fdan_tf.training.runtime import make_strategy
 from c2fdan_tf.training.stage_data import StageError
 from c2fdan_tf.training.workdir import StageDirectory, StageResult
 
@@ -18,22 +21,28 @@ __all__ = ["StageError", "StageResult", "run_stage"]
 
 
 def run_stage(config, stage, workdir, init_from=None, extractor_path=None, restart=False, verbose=1,
-              extra_callbacks=()):
+              extra_callbacks=(), log=print):
     """Trains one stage into WORKDIR/<stage>; resumes or skips as the folder says.
 
-    `extra_callbacks` run after the built-in ones (backup, checkpoints, logs)."""
+    The precision is resolved here (`auto` -> this machine's choice), printed and
+    written into the stage's config.json. `extra_callbacks` run after the built-in
+    ones (backup, checkpoints, logs)."""
     if stage not in STAGE_NAMES:
         raise StageError(f"Unknown stage {stage!r}; choose from {', '.join(STAGE_NAMES)}.")
     directory = StageDirectory(workdir, stage)
     if not restart and (summary := directory.finished()) is not None:
         return StageResult(stage, directory.path, True, summary)
+    policy, reason = resolve_precision(config.runtime.precision)
+    config = replace_path(config, "runtime.precision", policy)
+    log(f"stage {stage}: precision {policy} ({reason})")
     directory.prepare(config, restart)
     try:
         strategy = make_strategy(config.runtime.strategy)
     except ValueError as error:
         raise StageError(str(error)) from None
     start = time.time()
-    with precision_policy(config.runtime):
+    keras.utils.set_random_seed(config.data.seed)  # the networks' initialisation follows --seed too
+    with policy_scope(policy):
         if stage == "extractor":
             _, summary = train_extractor(config, directory, strategy, verbose, extra_callbacks)
         else:
