@@ -19,7 +19,7 @@ _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verificati
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
 _PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-                               "Training precision (auto: bfloat16 on AMX CPUs, float16 on CUDA GPUs, else float32).")
+                               "Training precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, else float32).")
 console.define_verbose_flag()
 
 

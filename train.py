@@ -40,7 +40,7 @@ _ON_FINE = flags.DEFINE_bool("occluded_on_fine", None, "Table I '*': occluded L1
 _SEED = flags.DEFINE_integer("seed", None, "Seed of data, occlusions and initialisation.")
 _STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
 _PRECISION = flags.DEFINE_enum("precision", None, ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-                               "Compute precision (auto: bfloat16 on AMX CPUs, float16 on CUDA GPUs, else float32).")
+                               "Compute precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, else float32).")
 _MIXED = flags.DEFINE_bool("mixed_precision", None, "Old name of --precision=mixed_float16.")
 _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")

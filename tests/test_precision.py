@@ -17,17 +17,18 @@ from c2fdan_tf.training.c2fdan import C2FDAN
 
 SAPPHIRE_RAPIDS = "processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
 ZEN4 = "processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n"
-OLD_XEON = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\n"
+SKYLAKE = "processor\t: 0\nflags\t\t: fpu sse avx2 fma avx512f avx512bw\n"
 
 
-def test_auto_picks_bfloat16_only_with_amx_and_float16_on_a_gpu():
+def test_auto_picks_bfloat16_only_with_bfloat16_instructions_and_float16_on_a_gpu():
     assert "amx_bf16" in cpu_flags(SAPPHIRE_RAPIDS) and "amx_bf16" not in cpu_flags(ZEN4)
-    assert resolve_precision("auto", cpu_flags(SAPPHIRE_RAPIDS), gpus=0)[0] == "mixed_bfloat16"
-    policy, reason = resolve_precision("auto", cpu_flags(ZEN4), gpus=0)
-    assert policy == "float32" and "AVX512_BF16" in reason  # bf16 without AMX is slower than fp32
-    assert resolve_precision("auto", cpu_flags(OLD_XEON), gpus=0)[0] == "float32"
+    assert resolve_precision("auto", cpu_flags(SAPPHIRE_RAPIDS), gpus=0) == (
+        "mixed_bfloat16", "auto: the CPU has AMX-BF16")
+    assert resolve_precision("auto", cpu_flags(ZEN4), gpus=0)[0] == "mixed_bfloat16"
+    policy, reason = resolve_precision("auto", cpu_flags(SKYLAKE), gpus=0)  # bf16 emulated: slower than fp32
+    assert policy == "float32" and "no bfloat16 instructions" in reason
     assert resolve_precision("auto", cpu_flags(SAPPHIRE_RAPIDS), gpus=1)[0] == "mixed_float16"
-    assert resolve_precision("mixed_bfloat16", cpu_flags(OLD_XEON), gpus=0)[0] == "mixed_bfloat16"  # as asked
+    assert resolve_precision("mixed_bfloat16", cpu_flags(SKYLAKE), gpus=0)[0] == "mixed_bfloat16"  # as asked
     assert cpu_flags("") == set()
     with pytest.raises(ValueError, match="Unknown precision 'bf16'"):
         resolve_precision("bf16")

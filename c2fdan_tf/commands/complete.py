@@ -29,7 +29,7 @@ _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitra
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 _PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-                               "Compute precision of a .keras model (auto: bfloat16 on AMX CPUs, else float32).")
+                               "Compute precision of a .keras model (auto: bfloat16 with AMX or AVX512_BF16, else float32).")
 console.define_verbose_flag()
 
 

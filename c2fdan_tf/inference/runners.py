@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from c2fdan_tf.inference.contract import INPUT_NAME, OUTPUT_NAMES, serving_outputs
+from c2fdan_tf.inference.contract import INPUT_NAME, OUTPUT_NAMES, OUTPUTS, serving_outputs
 
 
 class ModelError(ValueError):
@@ -44,7 +44,7 @@ class GeneratorRunner(abc.ABC):
             raise ValueError(f"Expected faces of shape (N, 112, 112, 3), got {images.shape}.")
         parts = [self.run_chunk(images[s : s + self.batch_size]) for s in range(0, len(images), self.batch_size)]
         if not parts:
-            return {name: np.zeros((0, 112, 112, 1 if name == "mask" else 3), np.float32) for name in OUTPUT_NAMES}
+            return {o.name: np.zeros((0, 112, 112, o.channels), np.float32) for o in OUTPUTS}
         return {name: np.concatenate([np.asarray(p[name], np.float32) for p in parts]) for name in OUTPUT_NAMES}
 
 

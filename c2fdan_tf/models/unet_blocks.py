@@ -20,6 +20,7 @@ def upsampling_block(x, skip, filters, activation, name):
 
 
 def image_head(x, name):
-    """Final 3x3 conv to RGB, clipped to [0, 1] (float32 under mixed precision)."""
-    x = keras.layers.Conv2D(3, 3, padding="same", name=f"{name}_conv")(x)
+    """Final 3x3 conv to RGB, clipped to [0, 1], computed in float32 under mixed precision
+    (the pixels themselves; a 3-channel conv costs little)."""
+    x = keras.layers.Conv2D(3, 3, padding="same", dtype="float32", name=f"{name}_conv")(x)
     return keras.layers.ReLU(max_value=1.0, dtype="float32", name=name)(x)
