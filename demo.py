@@ -9,6 +9,7 @@ import sys
 from absl import app, flags, logging
 
 from c2fdan_tf import console
+from c2fdan_tf.precision import PRECISIONS
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Where everything is written.")
 _CONFIG = flags.DEFINE_string("config", "small", "Training preset (small: sized for a CPU; tiny: smoke test).")
@@ -18,7 +19,7 @@ _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
-_PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+_PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Training precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, else float32).")
 console.define_verbose_flag()
 

@@ -21,6 +21,7 @@ import time
 from absl import app, flags
 
 from c2fdan_tf import console
+from c2fdan_tf.precision import PRECISIONS
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.keras); several = ablation.")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras); needed for recognition.")
@@ -39,7 +40,7 @@ _MEGAFACE_CLEAN = flags.DEFINE_string("megaface_clean", None, "Clean aligned Fac
 _MEGAFACE_DISTRACTORS = flags.DEFINE_string("megaface_distractors", None, "Folder of aligned distractor faces.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
-_PRECISION = flags.DEFINE_enum("precision", "float32", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+_PRECISION = flags.DEFINE_enum("precision", "float32", PRECISIONS,
                                "Compute precision of the generators (float32: the reference measurement).")
 console.define_verbose_flag()
 

@@ -14,6 +14,7 @@ import sys
 from absl import app, flags
 
 from c2fdan_tf import console
+from c2fdan_tf.precision import PRECISIONS
 
 _STAGE = flags.DEFINE_enum("stage", None, ["extractor", "coarse", "full"], "Training stage.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (one sub-folder per stage).")
@@ -39,7 +40,7 @@ _WEIGHTS = {
 _ON_FINE = flags.DEFINE_bool("occluded_on_fine", None, "Table I '*': occluded L1 also on I_f.")
 _SEED = flags.DEFINE_integer("seed", None, "Seed of data, occlusions and initialisation.")
 _STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
-_PRECISION = flags.DEFINE_enum("precision", None, ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+_PRECISION = flags.DEFINE_enum("precision", None, PRECISIONS,
                                "Compute precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, else float32).")
 _MIXED = flags.DEFINE_bool("mixed_precision", None, "Old name of --precision=mixed_float16.")
 _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")

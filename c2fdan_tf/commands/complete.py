@@ -21,6 +21,7 @@ from pathlib import Path
 from absl import app, flags
 
 from c2fdan_tf import console
+from c2fdan_tf.precision import PRECISIONS
 
 _MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder, .tflite or .onnx.")
 _INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
@@ -28,7 +29,7 @@ _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
-_PRECISION = flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+_PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Compute precision of a .keras model (auto: bfloat16 with AMX or AVX512_BF16, else float32).")
 console.define_verbose_flag()
 
