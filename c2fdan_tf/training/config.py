@@ -14,6 +14,7 @@ The resolved configuration of every run is written into its stage folder
 
 import dataclasses
 import json
+from pathlib import Path
 
 from c2fdan_tf.losses import LossWeights
 
@@ -136,9 +137,10 @@ def _build(cls, data, where):
         raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))} in {where}")
     values = {}
     for name, value in data.items():
-        nested = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        if nested is not None and dataclasses.is_dataclass(nested()):
-            value = _build(nested().__class__, value, f"{where}.{name}")
+        factory = fields[name].default_factory
+        default = None if factory is dataclasses.MISSING else factory()
+        if dataclasses.is_dataclass(default):
+            value = _build(type(default), value, f"{where}.{name}")
         elif isinstance(value, list):
             value = tuple(value)
         values[name] = value
@@ -263,9 +265,11 @@ def resolve_config(preset_name, stage, overrides):
 
 
 def _from_first_release(flat):
-    """The nested config of a first-release `config.json` (one flat mapping)."""
+    """The nested config of a first-release `config.json` (one flat mapping); fields it
+    lacks take this version's defaults."""
     def schedule(stage, **fields):
-        return {key: value for key, value in fields.items() if value is not None}
+        given = {key: value for key, value in fields.items() if value is not None}
+        return {**dataclasses.asdict(getattr(StageSchedules(), stage)), **given}
 
     weights = {name: flat.get(f"{name}_weight") for name in
                ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")}
@@ -306,17 +310,12 @@ def load_config(path):
     """The TrainConfig a stage wrote to `path` (this version's nested file, or the first
     release's flat one); ValueError with a one-line reason otherwise."""
     try:
-        data = json.loads(open(path).read())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"{path} cannot be read as a training config: {error}") from None
     try:
         if isinstance(data, dict) and "model" not in data and "width" in data:
             data = _from_first_release(data)
-        if isinstance(data, dict) and "schedule" in data:  # a schedule needs its epochs and rate
-            defaults = StageSchedules()
-            data["schedule"] = {stage: {**dataclasses.asdict(getattr(defaults, stage)), **fields}
-                                for stage, fields in data["schedule"].items() if stage in STAGE_NAMES} | {
-                stage: fields for stage, fields in data["schedule"].items() if stage not in STAGE_NAMES}
         return TrainConfig.from_dict(data)
     except (TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{path} is not a training config this version can read ({error}); train the "
