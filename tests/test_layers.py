@@ -24,56 +24,83 @@ def conv1x1(layer, x):
 # ---------------------------------------------------------------- PatchCrossAttention
 
 
-def numpy_patch_attention(layer, x, mask):
-    """Straight-from-the-paper loops: indices (N, H/2, W/2) and output (N, H, W, C)."""
-    threshold = layer.mask_threshold
+def paper_cross_attention(layer, x, mask, exclude_partially_masked_keys=False):
+    """Sec. III-B1 as the paper describes it, with a real convolution: indices (N, H/2, W/2)
+    and output (N, H, W, C).
+
+    Q normalised channel-wise (per pixel); the (H-1)(W-1) overlapping 2x2 patches of
+    K * (1 - M), each L2-normalised, are the kernels of a stride-2 convolution over Q;
+    argmax over its output channels; the V patch at that index pasted at the query's
+    2x2 place, inside the mask only (Eq. 2).
+    """
     q, k, v = (conv1x1(c, x) for c in (layer.query_conv, layer.key_conv, layer.value_conv))
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
     k = k * (1.0 - mask)
-    n, h, w, _ = x.shape
+    n, h, w, c = k.shape
+    patches = tf.image.extract_patches(k, [1, 2, 2, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID").numpy()
+    mask_patches = tf.image.extract_patches(mask, [1, 2, 2, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID").numpy()
     indices = np.zeros((n, h // 2, w // 2), np.int64)
     out = v.copy()
     for b in range(n):
-        keys, valid = [], []
-        for y in range(h - 1):
-            for xx in range(w - 1):
-                patch = k[b, y : y + 2, xx : xx + 2].ravel()
-                keys.append(patch / max(np.linalg.norm(patch), 1e-6))
-                valid.append(mask[b, y : y + 2, xx : xx + 2].max() <= threshold)
-        keys, valid = np.array(keys), np.array(valid)
+        kernels = patches[b].reshape(-1, 4 * c)
+        kernels = kernels / np.maximum(np.linalg.norm(kernels, axis=-1, keepdims=True), 1e-12)
+        kernels = kernels.reshape(-1, 2, 2, c).transpose(1, 2, 3, 0)  # (2, 2, C, patches)
+        response = tf.nn.conv2d(q[b : b + 1], kernels, strides=2, padding="VALID").numpy()[0]
+        if exclude_partially_masked_keys:
+            touches_mask = mask_patches[b].reshape(-1, 4).max(-1) > layer.mask_threshold
+            response[..., touches_mask] = -np.inf
+        indices[b] = response.argmax(-1)
         for qy in range(h // 2):
             for qx in range(w // 2):
-                query = q[b, 2 * qy : 2 * qy + 2, 2 * qx : 2 * qx + 2].ravel()
-                query = query / max(np.linalg.norm(query), 1e-6)
-                scores = np.where(valid, keys @ query, -np.inf)
-                best = int(np.argmax(scores))
-                indices[b, qy, qx] = best
-                sy, sx = divmod(best, w - 1)
-                source = v[b, sy : sy + 2, sx : sx + 2]
-                m = mask[b, 2 * qy : 2 * qy + 2, 2 * qx : 2 * qx + 2]
-                out[b, 2 * qy : 2 * qy + 2, 2 * qx : 2 * qx + 2] = (1 - m) * v[
-                    b, 2 * qy : 2 * qy + 2, 2 * qx : 2 * qx + 2
-                ] + m * source
+                sy, sx = divmod(indices[b, qy, qx], w - 1)
+                here = np.s_[b, 2 * qy : 2 * qy + 2, 2 * qx : 2 * qx + 2]
+                out[here] = (1 - mask[here]) * v[here] + mask[here] * v[b, sy : sy + 2, sx : sx + 2]
     return indices, out
 
 
-def random_mask(n, h, w):
+def random_mask(n, h, w, size=(6, 5)):
     mask = np.zeros((n, h, w, 1), np.float32)
     for b in range(n):
-        y, x = RNG.integers(0, h - 6, 2)
-        mask[b, y : y + 6, x : x + 5] = 1.0
+        y, x = RNG.integers(0, h - size[0]), RNG.integers(0, w - size[1])
+        mask[b, y : y + size[0], x : x + size[1]] = 1.0
     return mask
 
 
-def test_patch_cross_attention_matches_numpy_reference():
-    x = RNG.normal(size=(2, 12, 10, 6)).astype(np.float32)
-    mask = random_mask(2, 12, 10)
-    layer = PatchCrossAttention(channels=4)
+def partly_masked_sources(indices, mask):
+    """How many in-mask queries copy a key patch that touches the mask."""
+    n, h, w, _ = mask.shape
+    count = 0
+    for b, qy, qx in zip(*np.nonzero(mask[:, ::2, ::2, 0] > 0)):
+        sy, sx = divmod(indices[b, qy, qx], w - 1)
+        count += mask[b, sy : sy + 2, sx : sx + 2].max() > 0
+    return count
+
+
+def test_patch_cross_attention_matches_the_papers_convolution_at_56x56():
+    """The paper's size: X 56x56x128 -> 64 channels, a 16x26 hole; 3025 key patches."""
+    x = RNG.normal(size=(2, 56, 56, 128)).astype(np.float32)
+    mask = random_mask(2, 56, 56, size=(16, 26))
+    layer = PatchCrossAttention(channels=64)
     output = layer(x, mask).numpy()
     indices = layer.match(x, mask).numpy()
-    ref_indices, ref_output = numpy_patch_attention(layer, x, mask)
-    assert output.shape == (2, 12, 10, 4)
+    ref_indices, ref_output = paper_cross_attention(layer, x, mask)
+    assert output.shape == (2, 56, 56, 64) and indices.shape == (2, 28, 28)
     np.testing.assert_array_equal(indices, ref_indices)
     np.testing.assert_allclose(output, ref_output, atol=1e-5)
+    # The literal rule lets a query copy a key patch on the mask border.
+    assert partly_masked_sources(indices, mask) > 0
+
+
+def test_patch_cross_attention_option_excludes_partly_masked_keys():
+    x = RNG.normal(size=(2, 12, 10, 6)).astype(np.float32)
+    mask = random_mask(2, 12, 10)
+    layer = PatchCrossAttention(channels=4, exclude_partially_masked_keys=True)
+    output = layer(x, mask).numpy()
+    indices = layer.match(x, mask).numpy()
+    ref_indices, ref_output = paper_cross_attention(layer, x, mask, exclude_partially_masked_keys=True)
+    np.testing.assert_array_equal(indices, ref_indices)
+    np.testing.assert_allclose(output, ref_output, atol=1e-5)
+    assert partly_masked_sources(indices, mask) == 0
 
 
 def identity_projections(layer, channels):
@@ -83,8 +110,10 @@ def identity_projections(layer, channels):
 
 
 def test_patch_cross_attention_copies_the_visible_twin():
-    """A patch whose exact twin is visible gets that twin's values."""
+    """A patch whose exact twin is visible gets that twin's values. With unit-norm pixels
+    the twin's response is the largest possible (4 / |patch| = 2)."""
     x = RNG.uniform(0.1, 1.0, size=(1, 16, 16, 3)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
     twin = (3, 9)  # a visible patch, top-left corner
     hole = (10, 4)  # a stride-2 query location inside the mask
     x[0, hole[0] : hole[0] + 2, hole[1] : hole[1] + 2] = x[0, twin[0] : twin[0] + 2, twin[1] : twin[1] + 2]
@@ -105,18 +134,26 @@ def test_patch_cross_attention_copies_the_visible_twin():
     np.testing.assert_array_equal(output[mask[..., 0] == 0], x[mask[..., 0] == 0])
 
 
-def test_patch_cross_attention_never_copies_from_the_mask():
-    """Even when the best raw match lies inside the mask, it is not a source."""
+def test_patch_cross_attention_option_never_copies_from_the_mask():
+    """With the exclusion, even when the best raw match lies inside the mask it is not a source."""
     x = RNG.uniform(size=(3, 16, 16, 4)).astype(np.float32)
     mask = random_mask(3, 16, 16)
     # Large masks: most of the image occluded, few sources left.
     mask[1, 2:14, 2:14] = 1.0
-    layer = PatchCrossAttention(channels=4)
-    indices = layer.match(x, mask).numpy()
+    indices = PatchCrossAttention(channels=4, exclude_partially_masked_keys=True).match(x, mask).numpy()
     for b in range(3):
         sy, sx = np.divmod(indices[b].ravel(), 15)
         for y, xx in zip(sy, sx):
             assert mask[b, y : y + 2, xx : xx + 2].max() == 0.0
+
+
+def test_patch_cross_attention_without_any_visible_pixel_gives_zeros_in_the_mask():
+    x = RNG.normal(size=(2, 8, 8, 4)).astype(np.float32)
+    mask = np.ones((2, 8, 8, 1), np.float32)
+    mask[1, :2, :2] = 0.0  # the second sample has one visible patch
+    output = PatchCrossAttention(channels=4)(x, mask).numpy()
+    assert np.abs(output[0]).max() == 0.0
+    assert np.abs(output[1]).max() > 0.0
 
 
 def test_patch_cross_attention_gradients_hard_vs_soft():
@@ -137,12 +174,14 @@ def test_patch_cross_attention_gradients_hard_vs_soft():
         assert layer.value_conv.kernel.path in grads
 
 
-def test_patch_cross_attention_soft_matches_numpy_softmax_of_visible_patches():
+@pytest.mark.parametrize("exclude", [False, True])
+def test_patch_cross_attention_soft_matches_numpy_softmax(exclude):
     x = RNG.normal(size=(2, 8, 10, 3)).astype(np.float32)
     mask = random_mask(2, 8, 10)
-    layer = PatchCrossAttention(channels=3, mode="soft", softmax_scale=10.0)
+    layer = PatchCrossAttention(channels=3, mode="soft", softmax_scale=10.0, exclude_partially_masked_keys=exclude)
     output = layer(x, mask).numpy()
     q, k, v = (conv1x1(c, x) for c in (layer.query_conv, layer.key_conv, layer.value_conv))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)  # channel-wise
     k = k * (1.0 - mask)
     expected = v.copy()
     for b in range(2):
@@ -150,11 +189,10 @@ def test_patch_cross_attention_soft_matches_numpy_softmax_of_visible_patches():
         keys = np.array([k[b, y : y + 2, xx : xx + 2].ravel() for y, xx in corners])
         keys /= np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-6)
         values = np.array([v[b, y : y + 2, xx : xx + 2].ravel() for y, xx in corners])
-        valid = np.array([mask[b, y : y + 2, xx : xx + 2].max() == 0 for y, xx in corners])
+        valid = np.array([not exclude or mask[b, y : y + 2, xx : xx + 2].max() == 0 for y, xx in corners])
         for qy in range(0, 8, 2):
             for qx in range(0, 10, 2):
-                query = q[b, qy : qy + 2, qx : qx + 2].ravel()
-                logits = 10.0 * keys[valid] @ (query / np.linalg.norm(query))
+                logits = 10.0 * keys[valid] @ q[b, qy : qy + 2, qx : qx + 2].ravel()
                 weights = np.exp(logits - logits.max())
                 weights /= weights.sum()
                 mixed = (weights @ values[valid]).reshape(2, 2, -1)

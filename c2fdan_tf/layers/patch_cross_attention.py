@@ -39,8 +39,8 @@ def _l2_normalize(x, epsilon=1e-12):
 
 def _best_valid_key(similarity, valid):
     """Index of the most similar valid key for every query: (N, Q, K) -> (N, Q)."""
-    # Invalid keys sit strictly below every valid one (cosine >= -1).
-    score = similarity - 3.0 * (1.0 - valid)
+    # Invalid keys sit strictly below every valid one (a query window's response is >= -2).
+    score = similarity - 5.0 * (1.0 - valid)
     # tf.argmax, not ops.argmax: the latter lowers to a Flex-only op in TFLite.
     return tf.argmax(score, axis=-1, output_type=tf.int32)
 
@@ -49,27 +49,39 @@ def _best_valid_key(similarity, valid):
 class PatchCrossAttention(keras.layers.Layer):
     """Patch-wise cross-attention: fills occluded 2x2 patches with visible ones.
 
-    Query, key and value are 1x1 convolutions of the input. Keys inside the
-    mask are zeroed (K <- K * (1 - m)). Every overlapping 2x2 key patch
-    ((H-1)(W-1) of them) and every non-overlapping 2x2 query patch
-    (H/2 * W/2) is L2-normalised; their cosine similarity is one batched matrix
-    product. For each query the best key patch (argmax) is chosen and the value
-    patch at that place is copied to the query's 2x2 location. A key patch
-    that touches the mask (mask > `mask_threshold` anywhere in it) is never a
-    source. The result replaces the value only inside the mask:
+    As the paper describes it (Sec. III-B1): Q, K and V are 1x1 convolutions
+    of the input; K is zeroed inside the mask (K <- K * (1 - m)); all
+    (H-1)(W-1) overlapping 2x2 patches of K are extracted and each is
+    L2-normalised; Q is L2-normalised channel-wise, i.e. every pixel on its
+    own, and a stride-2 convolution of Q with the key patches as kernels gives
+    R, the similarity of every non-overlapping 2x2 query window with every key
+    patch. Here that convolution is one batched matrix product of the query
+    windows (N, H/2 * W/2, 4C) with the key patches (N, (H-1)(W-1), 4C), which
+    is the same sum. For each query the best key patch (argmax over R) is
+    chosen and the value patch at that place is copied to the query's 2x2
+    location. The result replaces the value only inside the mask:
     Y = (1 - m) * V + m * Y_hat (Eq. 2 at feature level).
+
+    The paper matches against every key patch; one that straddles the mask
+    border keeps its visible pixels and has zeros elsewhere.
+    `exclude_partially_masked_keys=True` (not in the paper, the first
+    release's behaviour) removes every key patch with a mask value above
+    `mask_threshold` anywhere in it, so no source has an occluded pixel.
 
     With the paper's hard argmax only V receives gradients, so Q and K keep
     their initial values (they are non-trainable in that mode); `mode="soft"`
-    replaces the argmax by a softmax over `softmax_scale` * similarity
-    (contextual attention), which also trains Q and K.
+    replaces the argmax by a softmax over `softmax_scale` * R (contextual
+    attention), which also trains Q and K.
 
     Args:
         channels: channels of Q, K, V and of the output (64 in the paper for
             a 128-channel input). Defaults to half the input channels.
         mode: "hard" (argmax, the paper) or "soft".
         softmax_scale: inverse temperature of the soft variant.
-        mask_threshold: a key patch with any mask value above it is excluded.
+        exclude_partially_masked_keys: never copy a key patch that touches
+            the mask (default False: the paper).
+        mask_threshold: with the exclusion, a key patch with any mask value
+            above it is excluded.
 
     Call arguments:
         inputs: `(N, H, W, C)` feature map, H and W even.
@@ -90,7 +102,13 @@ class PatchCrossAttention(keras.layers.Layer):
     """
 
     def __init__(
-        self, channels=None, mode="hard", softmax_scale=10.0, mask_threshold=0.5, **kwargs
+        self,
+        channels=None,
+        mode="hard",
+        softmax_scale=10.0,
+        exclude_partially_masked_keys=False,
+        mask_threshold=0.5,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if mode not in MODES:
@@ -98,6 +116,7 @@ class PatchCrossAttention(keras.layers.Layer):
         self.channels = channels
         self.mode = mode
         self.softmax_scale = float(softmax_scale)
+        self.exclude_partially_masked_keys = bool(exclude_partially_masked_keys)
         self.mask_threshold = float(mask_threshold)
 
     def build(self, inputs_shape, occlusion_mask_shape):
@@ -123,16 +142,19 @@ class PatchCrossAttention(keras.layers.Layer):
             self.key_conv.trainable = False
 
     def _similarity(self, inputs, mask):
-        """Cosine similarity R (N, queries, keys) and the key patches' validity."""
+        """Similarity R (N, queries, keys) and which key patches may be sources (N, 1, keys)."""
         visible = 1.0 - mask
-        query = ops.cast(self.query_conv(inputs), "float32")
+        # Channel-wise L2 normalisation of Q: every pixel is a unit vector.
+        query = _l2_normalize(ops.cast(self.query_conv(inputs), "float32"))
         key = ops.cast(self.key_conv(inputs), "float32") * visible
-        query_patches = _l2_normalize(_tile_patches(query))
-        key_patches = _l2_normalize(_overlapping_patches(key))
-        similarity = ops.matmul(query_patches, ops.transpose(key_patches, (0, 2, 1)))
-        # A key patch is a valid source only if no pixel of it is occluded.
-        patch_mask = ops.max(_overlapping_patches(mask), axis=-1)
-        valid = ops.cast(patch_mask <= self.mask_threshold, "float32")
+        query_windows = _tile_patches(query)  # the stride-2 positions of the convolution
+        key_patches = _l2_normalize(_overlapping_patches(key))  # the 2x2 kernels, each normalised
+        similarity = ops.matmul(query_windows, ops.transpose(key_patches, (0, 2, 1)))
+        if self.exclude_partially_masked_keys:
+            patch_mask = ops.max(_overlapping_patches(mask), axis=-1)
+            valid = ops.cast(patch_mask <= self.mask_threshold, "float32")
+        else:
+            valid = ops.ones_like(key_patches[..., 0])
         return similarity, valid[:, None, :]
 
     def match(self, inputs, occlusion_mask):
@@ -154,7 +176,10 @@ class PatchCrossAttention(keras.layers.Layer):
         value = ops.cast(self.value_conv(inputs), "float32")
         value_patches = _overlapping_patches(value)
         similarity, valid = self._similarity(inputs, mask)
-        any_valid = ops.max(valid, axis=-1, keepdims=True)  # (N, 1, 1)
+        # A sample with no visible pixel (or, with the exclusion, no valid key) has no source.
+        visible_somewhere = ops.min(ops.reshape(mask, (-1, 1, height * width)), axis=-1, keepdims=True)
+        any_valid = ops.max(valid, axis=-1, keepdims=True) * ops.cast(
+            visible_somewhere <= self.mask_threshold, "float32")  # (N, 1, 1)
         if self.mode == "hard":
             indices = _best_valid_key(similarity, valid)
             substituted = tf.gather(value_patches, indices, batch_dims=1)
@@ -162,7 +187,7 @@ class PatchCrossAttention(keras.layers.Layer):
             logits = self.softmax_scale * similarity - 1e4 * (1.0 - valid)
             weights = ops.softmax(logits, axis=-1) * valid
             substituted = ops.matmul(weights, value_patches)
-        # A sample with no visible patch at all gets zeros, not an arbitrary copy.
+        # Such a sample gets zeros in the mask, not an arbitrary copy.
         substituted = _untile_patches(substituted * any_valid, height, width)
         output = (1.0 - mask) * value + mask * substituted  # Eq. 2 at feature level
         return ops.cast(output, self.compute_dtype)
@@ -177,6 +202,7 @@ class PatchCrossAttention(keras.layers.Layer):
                 "channels": self.channels,
                 "mode": self.mode,
                 "softmax_scale": self.softmax_scale,
+                "exclude_partially_masked_keys": self.exclude_partially_masked_keys,
                 "mask_threshold": self.mask_threshold,
             }
         )
