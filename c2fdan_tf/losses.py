@@ -65,13 +65,15 @@ def mask_bce(mask_logits, mask_gt):
 
 
 def region_l1(prediction, ground_truth, region):
-    """Eq. 6/7: ||(I - I_gt) * R||_1 / ||R||_1 per example, R broadcast over RGB.
+    """Eq. 6/7: ||(I - I_gt) * R||_1 / ||R||_1 per example, R the one-channel region.
 
-    The denominator counts R over the channels too, so the value is the mean
-    absolute error per pixel and channel inside R; 0 where R is empty.
+    The numerator sums the absolute error over the three channels, the
+    denominator is the area of R (pixels, not pixels x channels), as the
+    equations read: the mean over R of the per-pixel L1 distance of the RGB
+    vectors; 0 where R is empty.
     """
-    region = ops.broadcast_to(ops.cast(region, "float32"), ops.shape(prediction))
-    error = _per_example_sum(ops.abs(prediction - ground_truth) * region)
+    region = ops.cast(region, "float32")
+    error = _per_example_sum(ops.abs(prediction - ground_truth) * region)  # R broadcast over RGB
     return tf.math.divide_no_nan(error, _per_example_sum(region))
 
 

@@ -26,23 +26,40 @@ def test_mask_bce_is_equation_5():
     np.testing.assert_allclose(losses.mask_bce(extreme, np.zeros_like(extreme)).numpy(), [200.0], rtol=1e-5)
 
 
-def test_region_l1_is_equations_6_and_7_normalised_by_area():
+def equation_6(prediction, truth, region):
+    """||(I - I_gt) ⊙ R||_1 / ||R||_1 with R the one-channel (N, H, W, 1) region, per example."""
+    n = len(prediction)
+    numerator = (np.abs(prediction - truth) * region).reshape(n, -1).sum(1)
+    area = region.reshape(n, -1).sum(1)
+    return np.where(area > 0, numerator / np.maximum(area, 1e-12), 0.0)
+
+
+def test_region_l1_is_equations_6_and_7_with_a_one_channel_mask():
+    # Hand-computed: a 2x2 image, the top-left pixel occluded.
+    truth = np.zeros((1, 2, 2, 3), np.float32)
+    prediction = np.zeros((1, 2, 2, 3), np.float32)
+    prediction[0, 0, 0] = (0.1, 0.2, 0.3)  # occluded pixel: |error|_1 = 0.6
+    prediction[0, 1, 1] = (0.4, 0.0, 0.2)  # visible pixel: |error|_1 = 0.6, the others 0
+    mask = np.zeros((1, 2, 2, 1), np.float32)
+    mask[0, 0, 0] = 1.0
+    # Eq. 6: 0.6 / 1 pixel (not 0.6 / 3 values); Eq. 7: 0.6 / 3 visible pixels.
+    np.testing.assert_allclose(losses.region_l1(prediction, truth, mask).numpy(), [0.6], rtol=1e-6)
+    np.testing.assert_allclose(losses.region_l1(prediction, truth, 1.0 - mask).numpy(), [0.2], rtol=1e-6)
+
     prediction = RNG.uniform(size=(2, 3, 3, 3)).astype(np.float32)
     truth = RNG.uniform(size=(2, 3, 3, 3)).astype(np.float32)
     mask = np.zeros((2, 3, 3, 1), np.float32)
     mask[0, 0, :2] = 1.0  # two pixels
     mask[1] = 1.0  # everything
-    occluded = losses.region_l1(prediction, truth, mask).numpy()
-    # By hand: mean absolute error over the occluded pixels and their 3 channels.
-    first = np.abs(prediction[0, 0, :2] - truth[0, 0, :2]).sum() / (2 * 3)
-    second = np.abs(prediction[1] - truth[1]).mean()
-    np.testing.assert_allclose(occluded, [first, second], rtol=1e-6)
+    np.testing.assert_allclose(losses.region_l1(prediction, truth, mask).numpy(),
+                               equation_6(prediction, truth, mask), rtol=1e-6)
     non_occluded = losses.region_l1(prediction, truth, 1.0 - mask).numpy()
-    rest = np.abs(prediction[0] - truth[0])[mask[0, ..., 0] == 0].sum() / (7 * 3)
-    np.testing.assert_allclose(non_occluded, [rest, 0.0], rtol=1e-6)  # empty region: 0, not NaN
-    # The normalisation makes a small and a large occlusion weigh the same.
+    np.testing.assert_allclose(non_occluded, equation_6(prediction, truth, 1.0 - mask), rtol=1e-6)
+    assert non_occluded[1] == 0.0  # empty region: 0, not NaN
+    # The normalisation by area makes a small and a large occlusion weigh the same:
+    # 0.25 on each of the three channels is 0.75 per pixel.
     constant_error = truth + 0.25
-    np.testing.assert_allclose(losses.region_l1(constant_error, truth, mask).numpy(), [0.25, 0.25], rtol=1e-5)
+    np.testing.assert_allclose(losses.region_l1(constant_error, truth, mask).numpy(), [0.75, 0.75], rtol=1e-5)
 
 
 def features(batch, seed):
@@ -144,8 +161,10 @@ def test_generator_loss_is_the_weighted_sum_of_equation_4():
         terms["perceptual"].numpy(),
         (losses.perceptual_distance(feats["fine"], feats["ground_truth"])
          + losses.perceptual_distance(feats["completed"], feats["ground_truth"])).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(
-        terms["occluded_l1"].numpy(), losses.region_l1(outputs["coarse"], batch["ground_truth"], batch["mask"]).numpy())
+    truth, mask = (np.asarray(batch[k]) for k in ("ground_truth", "mask"))
+    coarse = np.asarray(outputs["coarse"])
+    np.testing.assert_allclose(terms["occluded_l1"].numpy(), equation_6(coarse, truth, mask), rtol=1e-5)
+    np.testing.assert_allclose(terms["non_occluded_l1"].numpy(), equation_6(coarse, truth, 1.0 - mask), rtol=1e-5)
 
 
 @pytest.mark.parametrize("switch_off", ["perceptual", "style", "adversarial", "occluded", "non_occluded", "mask"])
@@ -164,10 +183,10 @@ def test_star_configuration_adds_the_occluded_l1_on_the_fine_image():
     batch, outputs, feats, fake = full_batch_and_outputs()
     weights = losses.LossWeights(occluded_on_fine=True)
     total, terms = losses.generator_loss(weights, batch, outputs, feats, fake)
-    expected = losses.region_l1(outputs["fine"], batch["ground_truth"], batch["mask"])
-    np.testing.assert_allclose(terms["occluded_l1_fine"].numpy(), expected.numpy())
+    expected = equation_6(*(np.asarray(x) for x in (outputs["fine"], batch["ground_truth"], batch["mask"])))
+    np.testing.assert_allclose(terms["occluded_l1_fine"].numpy(), expected, rtol=1e-5)
     plain_total, _ = losses.generator_loss(losses.LossWeights(), batch, outputs, feats, fake)
-    np.testing.assert_allclose((total - plain_total).numpy(), 3 * expected.numpy(), rtol=1e-5)
+    np.testing.assert_allclose((total - plain_total).numpy(), 3 * expected, rtol=1e-5)
 
 
 def test_coarse_stage_weights_are_the_papers():
