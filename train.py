@@ -33,6 +33,8 @@ _PRETRAINED_LR = flags.DEFINE_float("pretrained_learning_rate", None, "Stage ful
 _D_LR = flags.DEFINE_float("discriminator_learning_rate", None, "Stage full: discriminator lr.")
 _ATTENTION = flags.DEFINE_enum("attention", None, ["both", "self", "cross", "none"], "Attention branches.")
 _CROSS_MODE = flags.DEFINE_enum("cross_attention_mode", None, ["hard", "soft"], "Cross-attention argmax or softmax.")
+_EXCLUDE_KEYS = flags.DEFINE_bool("exclude_partially_masked_keys", None,
+                                  "Cross-attention never copies a key patch touching the mask (not in the paper).")
 _WEIGHTS = {
     name: flags.DEFINE_float(f"{name}_weight", None, f"Loss weight λ of the {name.replace('_', ' ')} term.")
     for name in ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")
@@ -47,7 +49,8 @@ _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA."
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
-_OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _ON_FINE,
+_OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
+              _ON_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, *_WEIGHTS.values()]
 
 

@@ -14,9 +14,10 @@ class FineNetwork(keras.Model):
     Input concat(I_c,r, M) [decision: the mask is an input]. Encoder (ELU)
     w@112, w@112, 2w@56 stride 2, 2w@56 -> X. Branch A: PatchCrossAttention(X,
     maxpool(M) at 56) -> DMFB -> conv 2w. Branch B: conv 4w stride 2 ->
-    SelfAttention at 28 -> DMFB -> conv 4w -> nearest x2 + conv 2w [decision:
-    the branch's upsampling block has no encoder skip, X joins at the fusion].
-    Fusion: concat(A, B, X) -> conv 2w -> DMFB; upsampling block to 112 and a
+    SelfAttention at 28 -> DMFB -> conv 4w -> an upsampling block as in the
+    coarse network (nearest x2, concat X, three 3x3 convs 2w; the paper's
+    "another convolutional layer (and an upsampling block for the
+    self-attention)"). Fusion: concat(A, B, X) -> conv 2w -> DMFB; upsampling block to 112 and a
     3x3 conv to I_f clipped to [0, 1].
 
     Args:
@@ -24,6 +25,9 @@ class FineNetwork(keras.Model):
         attention: which branches exist, "both" (paper), "self", "cross" or
             "none" (Table I ablation); a missing branch is left out entirely.
         cross_attention_mode: "hard" (paper's argmax) or "soft".
+        exclude_partially_masked_keys: the cross-attention never copies a key
+            patch that touches the mask (not in the paper; see
+            `PatchCrossAttention`).
 
     Call arguments:
         inputs: list `[coarse_completed, mask]`, `(N, 112, 112, 3)` and
@@ -41,7 +45,8 @@ class FineNetwork(keras.Model):
         C2FDAN Sec. III-B1, "Fine Network", Fig. 5 and 6.
     """
 
-    def __init__(self, width=64, attention="both", cross_attention_mode="hard", **kwargs):
+    def __init__(self, width=64, attention="both", cross_attention_mode="hard",
+                 exclude_partially_masked_keys=False, **kwargs):
         if attention not in ATTENTION_VARIANTS:
             raise ValueError(f"attention must be one of {ATTENTION_VARIANTS}, got {attention!r}.")
         # === Functional model ===
@@ -58,7 +63,8 @@ class FineNetwork(keras.Model):
         if attention in ("both", "cross"):
             mask56 = keras.layers.MaxPooling2D(2, name="mask_pool")(mask)
             a = PatchCrossAttention(
-                channels=width, mode=cross_attention_mode, name="cross_attention"
+                channels=width, mode=cross_attention_mode,
+                exclude_partially_masked_keys=exclude_partially_masked_keys, name="cross_attention",
             )(features56, mask56)
             a = DenseMultiScaleFusion(activation=act, name="cross_dmfb")(a)
             branches.append(conv3x3(a, 2 * width, act, "cross_out"))
@@ -67,8 +73,7 @@ class FineNetwork(keras.Model):
             b = SelfAttention(name="self_attention")(b)
             b = DenseMultiScaleFusion(activation=act, name="self_dmfb")(b)
             b = conv3x3(b, 4 * width, act, "self_out")
-            b = keras.layers.UpSampling2D(2, interpolation="nearest", name="self_upsample")(b)
-            branches.append(conv3x3(b, 2 * width, act, "self_up_conv"))
+            branches.append(upsampling_block(b, features56, 2 * width, act, "self_up56"))
 
         x = keras.layers.Concatenate(name="fusion_concat")(branches + [features56])
         x = conv3x3(x, 2 * width, act, "fusion_conv")
@@ -81,6 +86,7 @@ class FineNetwork(keras.Model):
         self.width = width
         self.attention = attention
         self.cross_attention_mode = cross_attention_mode
+        self.exclude_partially_masked_keys = bool(exclude_partially_masked_keys)
 
     def get_config(self):
         return {
@@ -89,4 +95,5 @@ class FineNetwork(keras.Model):
             "width": self.width,
             "attention": self.attention,
             "cross_attention_mode": self.cross_attention_mode,
+            "exclude_partially_masked_keys": self.exclude_partially_masked_keys,
         }

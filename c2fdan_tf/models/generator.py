@@ -2,6 +2,7 @@ import keras
 
 from c2fdan_tf.face_template import IMAGE_SIZE
 from c2fdan_tf.layers import MaskedBlend
+from c2fdan_tf.models.architecture_version import ARCHITECTURE_VERSION, check_architecture_version
 from c2fdan_tf.models.coarse_network import CoarseNetwork
 from c2fdan_tf.models.fine_network import FineNetwork
 
@@ -20,6 +21,8 @@ class Generator(keras.Model):
         width: base channel count (64 in the paper).
         attention: "both", "self", "cross" or "none" (Table I ablation).
         cross_attention_mode: "hard" (paper) or "soft".
+        exclude_partially_masked_keys: the cross-attention never copies a key
+            patch that touches the mask (an option; the paper does not).
 
     Call arguments:
         image: `(N, 112, 112, 3)` occluded face in [0, 1].
@@ -38,12 +41,15 @@ class Generator(keras.Model):
         C2FDAN Sec. III-B1, Fig. 2 and 5, Eq. 2.
     """
 
-    def __init__(self, width=64, attention="both", cross_attention_mode="hard", **kwargs):
+    def __init__(self, width=64, attention="both", cross_attention_mode="hard",
+                 exclude_partially_masked_keys=False, architecture_version=ARCHITECTURE_VERSION, **kwargs):
+        check_architecture_version(architecture_version, "generator")
         coarse_network = CoarseNetwork(width=width, name="coarse_network")
         fine_network = FineNetwork(
             width=width,
             attention=attention,
             cross_attention_mode=cross_attention_mode,
+            exclude_partially_masked_keys=exclude_partially_masked_keys,
             name="fine_network",
         )
         # === Functional model ===
@@ -69,8 +75,14 @@ class Generator(keras.Model):
         self.width = width
         self.attention = attention
         self.cross_attention_mode = cross_attention_mode
+        self.exclude_partially_masked_keys = bool(exclude_partially_masked_keys)
         self.coarse_network = coarse_network
         self.fine_network = fine_network
+
+    @classmethod
+    def from_config(cls, config):
+        # A first-release config has no version: check_architecture_version names it.
+        return cls(**{"architecture_version": None, **config})
 
     def get_config(self):
         return {
@@ -79,4 +91,6 @@ class Generator(keras.Model):
             "width": self.width,
             "attention": self.attention,
             "cross_attention_mode": self.cross_attention_mode,
+            "exclude_partially_masked_keys": self.exclude_partially_masked_keys,
+            "architecture_version": ARCHITECTURE_VERSION,
         }

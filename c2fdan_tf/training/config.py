@@ -26,6 +26,7 @@ class ModelConfig:
     width: int = 64  # generator base channels (paper: 64)
     attention: str = "both"
     cross_attention_mode: str = "hard"
+    exclude_partially_masked_keys: bool = False  # not in the paper (PatchCrossAttention)
     discriminator_width: int = 64
     extractor_architecture: str = "resnet50v2"
     extractor_width: int = 32
@@ -215,6 +216,7 @@ FLAG_FIELDS = {
     "width": "model.width",
     "attention": "model.attention",
     "cross_attention_mode": "model.cross_attention_mode",
+    "exclude_partially_masked_keys": "model.exclude_partially_masked_keys",
     "strategy": "runtime.strategy",
     "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",

@@ -9,7 +9,8 @@ def build_network(name, model, num_identities=None):
     """A fresh network by name from a `ModelConfig`; ValueError on an unknown name
     (and on unknown attention/architecture names, from the networks themselves)."""
     if name == "generator":
-        return Generator(model.width, model.attention, model.cross_attention_mode)
+        return Generator(model.width, model.attention, model.cross_attention_mode,
+                         model.exclude_partially_masked_keys)
     if name == "discriminators":
         return Discriminators(model.discriminator_width)
     if name == "extractor":
