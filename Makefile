@@ -10,12 +10,13 @@ TF_REQUIREMENT ?= tensorflow-cpu==2.21.0
 STAMP := $(VENV)/.installed-$(shell echo '$(TF_REQUIREMENT)' | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 WEB := mobile/web
+FACE_MODELS := face_models
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-web chromium test test-python test-web demo clean
+.PHONY: setup setup-web face-models chromium test test-python test-web demo clean
 
-setup: $(STAMP)
+setup: $(STAMP) face-models
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.resolved.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The pretrained face-api.js nets (MIT) from the npm registry, pinned by package-lock.json;
+# c2fdan_tf.models.face_api reads their weights from there (no download at run time).
+face-models: $(FACE_MODELS)/node_modules/.installed
+
+$(FACE_MODELS)/node_modules/.installed: $(FACE_MODELS)/package.json $(FACE_MODELS)/package-lock.json
+	cd $(FACE_MODELS) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 setup-web: $(WEB)/node_modules/.installed
 
@@ -51,4 +60,5 @@ demo: setup
 	$(BIN)/python demo.py --workdir=runs/demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-artifacts
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(WEB)/node_modules $(WEB)/dist $(WEB)/test-artifacts \
+	  $(FACE_MODELS)/node_modules
