@@ -24,7 +24,10 @@ from c2fdan_tf import console
 from c2fdan_tf.precision import PRECISIONS
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.keras); several = ablation.")
-_EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras); needed for recognition.")
+_RECOGNIZER = flags.DEFINE_enum("recognizer", "project", ["project", "face_api"],
+                                "Face recognizer of the identity metrics: the project's --extractor, or "
+                                "face-api.js' pretrained net (README, 'Pretrained face models').")
+_EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
 _DATA = flags.DEFINE_string("data", "synth", "synth (held-out synthetic identities) or a folder with identity sub-folders.")
 _PROTOCOL = flags.DEFINE_list("protocol", ["reconstruction", "identification", "verification"], "Protocols to run.")
 _OUT = flags.DEFINE_string("out", None, "Output folder.")
@@ -102,7 +105,8 @@ def main(argv):
     from c2fdan_tf.evaluation.methods import METHODS, check_methods, needing_generator
     from c2fdan_tf.evaluation.report import ablation_table, markdown_table, write_report
     from c2fdan_tf.evaluation.runner import PROTOCOLS, evaluate
-    from c2fdan_tf.models.checkpoints import CheckpointError, file_sha256, load_extractor, load_generator
+    from c2fdan_tf.models.checkpoints import CheckpointError, file_sha256, load_generator
+    from c2fdan_tf.models.recognizers import load_recognizer
     from c2fdan_tf.precision import resolve_precision
 
     start = time.time()
@@ -115,10 +119,14 @@ def main(argv):
         policy, reason = resolve_precision(_PRECISION.value)
         print(f"precision: {policy} ({reason})")
         generators = [load_generator(path, policy) for path in checkpoints]  # fail early on any bad one
-        needs_extractor = set(_PROTOCOL.value) & {"identification", "verification"}
-        if needs_extractor and not _EXTRACTOR.value:
-            raise ValueError("--extractor is needed for the identification and verification protocols.")
-        extractor = load_extractor(_EXTRACTOR.value) if _EXTRACTOR.value else None
+        needs_recognizer = set(_PROTOCOL.value) & {"identification", "verification"}
+        if needs_recognizer and _RECOGNIZER.value == "project" and not _EXTRACTOR.value:
+            raise ValueError("--extractor is needed for the identification and verification protocols "
+                             "(or --recognizer=face_api).")
+        extractor, recognizer = None, {"name": None, "description": "none"}
+        if needs_recognizer or _EXTRACTOR.value or _RECOGNIZER.value != "project":
+            extractor, recognizer = load_recognizer(_RECOGNIZER.value, _EXTRACTOR.value)
+        print(f"recognizer: {recognizer['description']}")
         benchmark = open_benchmark()
         ablation = len(checkpoints) > 1
         rows = []
@@ -129,8 +137,7 @@ def main(argv):
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},
-                "extractor": {"path": _EXTRACTOR.value,
-                              "sha256": file_sha256(_EXTRACTOR.value) if _EXTRACTOR.value else None},
+                "recognizer": recognizer,
                 "benchmark": benchmark.describe(),
                 "protocols": list(_PROTOCOL.value),
                 "precision": policy,

@@ -6,7 +6,9 @@ re-run resumes an interrupted stage and reuses finished ones):
 1. the face feature extractor, the coarse stage and the full GAN stage (train.py's
    stages, `training.stages.run_stage`);
 2. evaluation against the baselines on held-out synthetic identities
-   (report.md, report.json, plots, examples.png, completions.png);
+   (report.md, report.json, plots, examples.png, completions.png), the identity metrics
+   by the project's extractor; then identification and verification again by face-api.js'
+   pretrained recognizer (face_api/report.md);
 3. export of every format with parity checks (export/ and its manifest.json);
 4. targets.json: the main job's quality targets, met or not.
 """
@@ -27,7 +29,8 @@ from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_repo
 from c2fdan_tf.evaluation.runner import evaluate
 from c2fdan_tf.export.calibration import occluded_faces
 from c2fdan_tf.export.exporter import FORMATS, export_artifacts
-from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_generator
+from c2fdan_tf.models.checkpoints import file_sha256, load_generator
+from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES
 from c2fdan_tf.training.stages import run_stage
 
@@ -99,28 +102,37 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
 
     _log_step(log, "evaluation against the baselines")
     t = time.time()
-    if _fresh(workdir / "report.json", sha, ("metadata", "checkpoint", "sha256")):
-        log("evaluation of this checkpoint already done, reused")
-        summary = json.loads((workdir / "report.json").read_text())["summary"]
-        t -= earlier.get("evaluation", 0.0)
-    else:
-        benchmark = synthetic_benchmark(
-            config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
-            evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed,
-        )
-        report = evaluate(generator(), load_extractor(extractor_path), benchmark)
+    benchmark = functools.cache(lambda: synthetic_benchmark(
+        config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
+        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed))
+    summaries, computed = {}, False
+    for recognizer_name, out_dir, protocols in (
+            ("project", workdir, ["reconstruction", "identification", "verification"]),
+            ("face_api", workdir / "face_api", ["identification", "verification"])):
+        if _fresh(out_dir / "report.json", sha, ("metadata", "checkpoint", "sha256")):
+            log(f"evaluation of this checkpoint ({recognizer_name} recognizer) already done, reused")
+            summaries[recognizer_name] = json.loads((out_dir / "report.json").read_text())["summary"]
+            continue
+        computed = True
+        recognizer, description = load_recognizer(recognizer_name, extractor_path)
+        log(f"identity metrics by {description['description']}")
+        report = evaluate(generator(), recognizer, benchmark(), protocols)
         metadata = {
             "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
-            "extractor": {"path": str(extractor_path), "sha256": file_sha256(extractor_path)},
-            "benchmark": benchmark.describe(),
-            "protocols": ["reconstruction", "identification", "verification"],
+            "recognizer": description,
+            "benchmark": benchmark().describe(),
+            "protocols": protocols,
             "command": "make demo",
         }
-        write_report(report, list(METHODS), workdir, metadata)
-        middle = {c.name for c in middle_size_conditions()}
-        rows = [r for r in report["examples"] if r["condition"] in middle]
-        Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
-        summary = report["summary"]
+        write_report(report, list(METHODS), out_dir, metadata)
+        if recognizer_name == "project":
+            middle = {c.name for c in middle_size_conditions()}
+            rows = [r for r in report["examples"] if r["condition"] in middle]
+            Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
+        summaries[recognizer_name] = report["summary"]
+    summary = summaries["project"]
+    if not computed:
+        t -= earlier.get("evaluation", 0.0)
     timings["evaluation"] = time.time() - t
 
     _log_step(log, "export")
@@ -145,6 +157,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
     _log_step(log, "results")
     log(markdown_table(summary, list(METHODS)))
+    log("\nIdentity metrics by face-api.js' pretrained recognizer (face_api/report.md):")
+    log(markdown_table(summaries["face_api"], list(METHODS)))
     for name, result in targets.items():
         log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
     log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "

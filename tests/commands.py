@@ -7,9 +7,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(script, tmp_path, *args, timeout=600):
+def run_script(script, tmp_path, *args, timeout=600, extra_env=None):
     """Runs ROOT/script with a bare environment and a face cache of its own under tmp_path."""
-    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    env = {"C2FDAN_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", **(extra_env or {})}
     return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=timeout)
 

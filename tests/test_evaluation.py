@@ -197,8 +197,8 @@ def tiny_checkpoints(tmp_path_factory):
     return folder
 
 
-def run_eval(tmp_path, *args):
-    return run_script("eval.py", tmp_path, *args, timeout=900)
+def run_eval(tmp_path, *args, extra_env=None):
+    return run_script("eval.py", tmp_path, *args, timeout=900, extra_env=extra_env)
 
 
 def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
@@ -229,6 +229,25 @@ def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
     # Telea with the true mask changes only masked pixels: it is at least as close as the occluded input.
     assert report["summary"]["telea_gt_mask"]["psnr"]["average"] > report["summary"]["occluded"]["psnr"]["average"]
     assert "| C2FDAN |" in (out / "report.md").read_text()
+
+
+def test_eval_command_with_the_pretrained_recognizer(tmp_path, tiny_checkpoints):
+    out = tmp_path / "report"
+    result = run_eval(
+        tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}", "--recognizer=face_api", f"--out={out}",
+        "--protocol=identification,verification", "--methods=non_occluded,occluded,c2fdan",
+        "--gallery_identities=4", "--images_per_identity=3", "--distractors=30", "--verification_pairs=60",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "recognizer: face-api.js' pretrained recognizer" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["metadata"]["recognizer"]["name"] == "face_api"
+    assert set(report["identification"]) == {"non_occluded", "occluded", "c2fdan"}
+    assert "face-api.js' pretrained recognizer" in (out / "report.md").read_text()
+    missing = run_eval(tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}", "--recognizer=face_api",
+                       f"--out={out}", extra_env={"C2FDAN_FACE_API_MODELS": str(tmp_path / "nowhere")})
+    assert_one_line_error(missing, "nowhere/face_recognition_model-weights_manifest.json does not exist",
+                          "make face-models")
 
 
 def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):

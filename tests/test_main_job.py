@@ -20,7 +20,7 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("report.md", "report.json", "identification.png", "tpir_vs_area.png", "reconstruction.png",
                  "examples.png", "completions.png", "targets.json", "export/manifest.json",
-                 "export/c2fdan_fp32.tflite", "export/c2fdan.onnx"):
+                 "export/c2fdan_fp32.tflite", "export/c2fdan.onnx", "face_api/report.md", "face_api/report.json"):
         assert (workdir / name).stat().st_size > 0, name
     for stage in ("extractor", "coarse", "full"):
         assert (workdir / stage / "done.json").exists()
@@ -30,7 +30,10 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
                                                          ("extractor", "coarse", "full", "evaluation", "export")))
     assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
                             "fine psnr >= coarse psnr", "fine ssim >= coarse ssim"}
-    assert "| C2FDAN |" in first.stdout
+    assert first.stdout.count("| C2FDAN |") == 2  # identity metrics by both recognizers
+    face_api_report = json.loads((workdir / "face_api" / "report.json").read_text())
+    assert face_api_report["metadata"]["recognizer"]["name"] == "face_api"
+    assert "face-api.js' pretrained recognizer" in (workdir / "face_api" / "report.md").read_text()
     # Output to a file: one line per epoch (Keras verbose=2), no progress-bar fragments, no native logs.
     assert "━" not in first.stdout and "\x08" not in first.stdout
     epochs = [line for line in first.stdout.splitlines() if "/step" in line]
@@ -40,7 +43,8 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     for stage in ("extractor", "coarse", "full"):
         assert f"stage {stage}: already finished, reused" in second.stdout
-    assert "evaluation of this checkpoint already done, reused" in second.stdout
+    for recognizer in ("project", "face_api"):
+        assert f"evaluation of this checkpoint ({recognizer} recognizer) already done, reused" in second.stdout
     assert "export of this checkpoint already done, reused" in second.stdout
     # A reused step keeps the time it took when it was computed.
     seconds = json.loads((workdir / "targets.json").read_text())["seconds"]

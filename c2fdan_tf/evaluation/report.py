@@ -248,8 +248,8 @@ def write_report(report, methods, out_dir, metadata):
         f"# C2FDAN evaluation: {metadata.get('benchmark', {}).get('name', '')}",
         "",
         f"Checkpoint: `{metadata.get('checkpoint', {}).get('path')}` "
-        f"(sha256 {str(metadata.get('checkpoint', {}).get('sha256'))[:12]}…); extractor: "
-        f"`{metadata.get('extractor', {}).get('path')}`.",
+        f"(sha256 {str(metadata.get('checkpoint', {}).get('sha256'))[:12]}…); identity metrics by "
+        f"{metadata.get('recognizer', {}).get('description', 'no recognizer')}.",
         "",
         markdown_table(report["summary"], methods),
         "",
