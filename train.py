@@ -35,6 +35,9 @@ _ATTENTION = flags.DEFINE_enum("attention", None, ["both", "self", "cross", "non
 _CROSS_MODE = flags.DEFINE_enum("cross_attention_mode", None, ["hard", "soft"], "Cross-attention argmax or softmax.")
 _EXCLUDE_KEYS = flags.DEFINE_bool("exclude_partially_masked_keys", None,
                                   "Cross-attention never copies a key patch touching the mask (not in the paper).")
+_IDENTITY = flags.DEFINE_enum("identity_network", None, ["project", "face_api"],
+                              "Network of the identity losses: the extractor stage's, or face-api.js' pretrained "
+                              "recognizer (no extractor stage needed).")
 _WEIGHTS = {
     name: flags.DEFINE_float(f"{name}_weight", None, f"Loss weight λ of the {name.replace('_', ' ')} term.")
     for name in ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")
@@ -50,7 +53,7 @@ _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N step
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
 _OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
-              _ON_FINE,
+              _IDENTITY, _ON_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, *_WEIGHTS.values()]
 
 

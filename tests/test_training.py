@@ -343,3 +343,18 @@ def test_train_command_resolves_and_records_the_precision(tmp_path):
     assert old.returncode == 0 and "--mixed_precision is now --precision=mixed_float16" in old.stdout
     both = run_train(tmp_path, "--stage=coarse", "--config=tiny", "--mixed_precision", "--precision=float32")
     assert both.returncode != 0 and "Give --precision, not --mixed_precision as well" in both.stderr
+
+
+def test_full_stage_with_the_pretrained_identity_network_needs_no_extractor_stage(tmp_path):
+    import csv
+
+    result = run_train(tmp_path, "--stage=full", "--config=tiny", "--init_from=none", "--identity_network=face_api")
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "work" / "full" / "config.json").read_text())
+    assert written["model"]["identity_network"] == "face_api"
+    (row,) = list(csv.DictReader(open(tmp_path / "work" / "full" / "log.csv")))
+    # Eq. 8-10 on the pretrained net's stage outputs: real, finite, non-zero distances.
+    assert 0 < float(row["perceptual"]) < 100 and 0 < float(row["style"]) < 100, row
+    without = run_train(tmp_path, "--stage=full", "--config=tiny", "--init_from=none", "--restart",
+                        f"--workdir={tmp_path / 'other'}")
+    assert_one_line_error(without, "--identity_network=face_api")

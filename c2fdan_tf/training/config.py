@@ -31,6 +31,9 @@ class ModelConfig:
     extractor_architecture: str = "resnet50v2"
     extractor_width: int = 32
     extractor_blocks: tuple = (1, 1, 1, 1)
+    # The network of the identity losses (Eq. 8-10): "project" (the extractor stage's) or
+    # "face_api" (face-api.js' pretrained recognizer; no extractor stage needed).
+    identity_network: str = "project"
 
 
 @dataclasses.dataclass
@@ -217,6 +220,7 @@ FLAG_FIELDS = {
     "attention": "model.attention",
     "cross_attention_mode": "model.cross_attention_mode",
     "exclude_partially_masked_keys": "model.exclude_partially_masked_keys",
+    "identity_network": "model.identity_network",
     "strategy": "runtime.strategy",
     "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",

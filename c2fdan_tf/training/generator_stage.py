@@ -14,7 +14,7 @@ from c2fdan_tf.training.stage_data import StageError, steps_per_epoch, training_
 from c2fdan_tf.training.workdir import best_checkpoint
 
 
-def _inputs(stage, workdir, init_from, extractor_path):
+def _inputs(stage, workdir, init_from, extractor_path, identity_network):
     """(coarse checkpoint or None, extractor checkpoint or None) the stage starts from."""
     coarse = extractor = None
     if stage.needs_coarse_checkpoint:
@@ -25,13 +25,13 @@ def _inputs(stage, workdir, init_from, extractor_path):
                 "or pass --init_from=CHECKPOINT (--init_from=none trains from scratch)."
             )
         coarse = None if str(coarse) == "none" else coarse
-    if stage.needs_extractor:
+    if stage.needs_extractor and identity_network == "project":
         extractor = extractor_path or best_checkpoint(workdir, "extractor", "extractor")
         if extractor is None:
             raise StageError(
                 "The identity losses need a face feature extractor: run --stage=extractor first "
                 "(same --workdir) or pass --extractor=CHECKPOINT (or set the perceptual and style "
-                "weights to 0)."
+                "weights to 0, or use --identity_network=face_api)."
             )
     return coarse, extractor
 
@@ -60,7 +60,8 @@ def train_generator(config, stage_name, directory, strategy, init_from, extracto
         val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
     ).take(schedule.validation_steps)
     sample_batch = next(iter(val_data))
-    coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path)
+    coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path,
+                                                        config.model.identity_network)
 
     with strategy.scope():
         generator, discriminators, extractor = stage_networks(stage, config.model, coarse_checkpoint,

@@ -24,13 +24,17 @@ def build_network(name, model, num_identities=None):
 def stage_networks(stage, model, coarse_checkpoint=None, extractor_checkpoint=None):
     """(generator, discriminators or None, frozen extractor or None) for a GeneratorStage.
 
-    The generator starts from `coarse_checkpoint`'s coarse weights when given; the
-    extractor is loaded from `extractor_checkpoint` when the stage's losses need it."""
-    from c2fdan_tf.models.checkpoints import load_coarse_weights, load_extractor
+    The generator starts from `coarse_checkpoint`'s coarse weights when given; when the
+    stage's losses need an identity network, it is `model.identity_network`: the extractor
+    loaded from `extractor_checkpoint` ("project") or face-api.js' pretrained recognizer."""
+    from c2fdan_tf.models.checkpoints import load_coarse_weights
+    from c2fdan_tf.models.recognizers import load_recognizer
 
     generator = build_network("generator", model)
     if coarse_checkpoint is not None:
         load_coarse_weights(generator, coarse_checkpoint)
     discriminators = build_network("discriminators", model) if stage.needs_discriminators else None
-    extractor = load_extractor(extractor_checkpoint, require_features=True) if stage.needs_extractor else None
+    extractor = None
+    if stage.needs_extractor:
+        extractor, _ = load_recognizer(model.identity_network, extractor_checkpoint, require_features=True)
     return generator, discriminators, extractor
