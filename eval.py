@@ -4,9 +4,9 @@
                    --extractor=runs/mine/extractor/extractor_best.keras --out=runs/mine/eval
 
 Reconstruction (PSNR, SSIM, mask IoU/F1, identity similarity), MegaFace-style
-identification (TPIR at ranks 1-10 against D distractors, only the probe
-occluded) and LFW-style verification (10 folds, both images occluded alike), for
-every form x size x position, comparing non-occluded, occluded, C2FDAN (coarse
+identification (TPIR at ranks 1-10 against D distractors, the released benchmark's
+protocol: the occluded image in the gallery, the probe clean) and LFW-style
+verification (10 folds, both images occluded alike), for every form x size x position, comparing non-occluded, occluded, C2FDAN (coarse
 and final) and OpenCV Telea inpainting with the true and the predicted mask.
 Writes report.json, report.md, plots and an example grid into --out.
 

@@ -66,15 +66,19 @@ def unit(n, dim=8, rng=RNG):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def brute_force_tpir(probes, clean, labels, distractors, max_rank):
+def brute_force_tpir(gallery_versions, clean, labels, distractors, max_rank):
+    """The released benchmark's protocol, literally: for a pair (a, b) of one identity, a (as
+    given: occluded or completed) sits in the gallery among the distractors and the clean b is
+    the probe; success at rank k when fewer than k distractors score at least as high against
+    b as a does."""
     hits = np.zeros(max_rank)
     pairs = 0
     for a in range(len(labels)):
         for b in range(len(labels)):
             if a == b or labels[a] != labels[b]:
                 continue
-            s = float(probes[a] @ clean[b])
-            higher = int(np.sum(distractors @ probes[a] >= s))  # ties count against
+            s = float(gallery_versions[a] @ clean[b])
+            higher = int(np.sum(distractors @ clean[b] >= s))  # ties count against
             hits += np.array([higher < k for k in range(1, max_rank + 1)])
             pairs += 1
     return hits / pairs
@@ -83,14 +87,29 @@ def brute_force_tpir(probes, clean, labels, distractors, max_rank):
 def test_tpir_equals_a_brute_force_count():
     labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     clean = unit(9)
-    probes = unit(9) * 0.3 + clean * 0.7
-    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    occluded = unit(9) * 0.3 + clean * 0.7
+    occluded /= np.linalg.norm(occluded, axis=1, keepdims=True)
     distractors = unit(60)
     chunks = [distractors[i : i + 7] for i in range(0, 60, 7)]
-    curves = identification.identification_curves(probes, clean, labels, iter(chunks), [10, 60], max_rank=5)
-    np.testing.assert_allclose(curves[60], brute_force_tpir(probes, clean, labels, distractors, 5))
-    np.testing.assert_allclose(curves[10], brute_force_tpir(probes, clean, labels, distractors[:10], 5))
+    curves = identification.identification_curves(occluded, clean, labels, iter(chunks), [10, 60], max_rank=5)
+    np.testing.assert_allclose(curves[60], brute_force_tpir(occluded, clean, labels, distractors, 5))
+    np.testing.assert_allclose(curves[10], brute_force_tpir(occluded, clean, labels, distractors[:10], 5))
     assert np.all(np.diff(curves[60]) >= 0) and np.all(curves[60] <= curves[10])
+
+
+def test_released_protocol_ranks_distractors_against_the_clean_probe():
+    """A case where ranking against the occluded image (the first release's protocol) and
+    against the clean probe (the released benchmark's) disagree."""
+    clean = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)  # two images of one identity
+    occluded = np.array([[0.6, 0.8], [0.6, 0.8]], np.float32)  # occlusion turned them
+    distractors = np.array([[0.0, 1.0]], np.float32)  # close to the occluded, far from the clean
+    curves = identification.identification_curves(occluded, clean, np.array([0, 0]), iter([distractors]), [1],
+                                                  max_rank=1)
+    # Released: the distractor scores 0 against the clean probe, the pair 0.6: found.
+    np.testing.assert_allclose(curves[1], [1.0])
+    np.testing.assert_allclose(curves[1], brute_force_tpir(occluded, clean, np.array([0, 0]), distractors, 1))
+    # Ranked against the occluded image, the distractor (0.8) would beat the pair (0.6).
+    assert float(distractors[0] @ occluded[0]) > float(occluded[0] @ clean[1])
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 64, 1000])
@@ -104,12 +123,11 @@ def test_streaming_top_k_equals_the_full_sort(chunk):
 
 
 def test_ties_count_against_the_method():
-    # One distractor scores exactly as high as the true match: not identified at rank 1.
-    probe = np.array([[1.0, 0.0]], np.float32)
+    # One distractor scores exactly as high against the clean probe as the gallery image: not
+    # identified at rank 1.
     clean = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
     distractors = [np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)]
-    curves = identification.identification_curves(
-        np.repeat(probe, 2, 0), clean, np.array([0, 0]), iter(distractors), [2], max_rank=2)
+    curves = identification.identification_curves(clean, clean, np.array([0, 0]), iter(distractors), [2], max_rank=2)
     np.testing.assert_allclose(curves[2], [0.0, 1.0])
 
 

@@ -1,11 +1,14 @@
 """MegaFace-style identification: TPIR at ranks 1..K against up to a million distractors.
 
-Protocol (architecture.md): for every ordered pair (a, b) of distinct images of
-one gallery identity, the probe `a` (occluded, then possibly completed) is
-compared with the clean `b` and with D clean distractors; the pair succeeds at
-rank k when fewer than k distractors score at least as high against `a` as `b`
-does (ties count against the method). Scores are cosine similarities of
-L2-normalised embeddings.
+Protocol of the authors' released benchmark (github.com/stefhoer/C2FDAN: "masks and
+occluded images for all facescrub gallery images ... The probe images remain
+untouched"): for every ordered pair (a, b) of distinct images of one identity, `a`
+(occluded, then possibly completed) is placed in the gallery among D clean
+distractors and the clean `b` is the probe; the pair succeeds at rank k when fewer
+than k distractors score at least as high against `b` as `a` does (ties count
+against the method). The distractors' scores are those of the clean probe, the same
+for every method and condition. Scores are cosine similarities of L2-normalised
+embeddings.
 
 Distractors are streamed in chunks: for each probe only the running top-K
 distractor scores are kept, snapshotted when the number of distractors seen
@@ -76,7 +79,7 @@ def stream_top_k(probes, distractor_chunks, counts, k=10):
 
 
 def gallery_pairs(labels):
-    """All ordered pairs (a, b), a != b, of images of the same identity."""
+    """All ordered pairs (a, b), a != b, of images of the same identity: (a indices, b indices)."""
     labels = np.asarray(labels)
     probe, positive = [], []
     for identity in np.unique(labels):
@@ -92,26 +95,31 @@ def gallery_pairs(labels):
 def tpir_at_ranks(pair_scores, probe_top_scores, max_rank=10):
     """TPIR at ranks 1..max_rank.
 
-    pair_scores: (P,) score of each pair's probe against its positive.
+    pair_scores: (P,) score of each pair's probe against its gallery image.
     probe_top_scores: (P, >= max_rank) the probe's highest distractor scores,
         descending. A pair succeeds at rank k when its score beats the k-th
         highest distractor strictly (a tie counts against it).
     """
     pair_scores = np.asarray(pair_scores)[:, None]
     top = np.asarray(probe_top_scores)[:, :max_rank]
-    # Distractors scoring at least as high as the positive, capped at max_rank.
+    # Distractors scoring at least as high as the gallery image, capped at max_rank.
     beaten_by = np.sum(top >= pair_scores, axis=1)
     return np.array([np.mean(beaten_by < k) for k in range(1, max_rank + 1)])
 
 
-def identification_curves(probe_embeddings, gallery_embeddings, labels, distractor_chunks, counts, max_rank=10):
+def pair_scores_and_probes(gallery_embeddings, probe_embeddings, labels):
+    """(score of each pair, probe index of each pair): gallery image a against clean probe b."""
+    gallery, probe = gallery_pairs(labels)
+    return np.sum(gallery_embeddings[gallery] * probe_embeddings[probe], axis=1), probe
+
+
+def identification_curves(gallery_embeddings, probe_embeddings, labels, distractor_chunks, counts, max_rank=10):
     """TPIR (ranks 1..max_rank) for each number of distractors.
 
-    probe_embeddings: (N, dim) of the gallery images as probes (occluded /
-        completed); gallery_embeddings: (N, dim) of the same images, clean.
+    gallery_embeddings: (N, dim) of the images placed in the gallery (occluded /
+        completed); probe_embeddings: (N, dim) of the same images, clean, as probes.
     Returns {D: array of max_rank TPIR values}.
     """
-    probe, positive = gallery_pairs(labels)
-    pair_scores = np.sum(probe_embeddings[probe] * gallery_embeddings[positive], axis=1)
+    scores, probe = pair_scores_and_probes(gallery_embeddings, probe_embeddings, labels)
     snapshots = stream_top_k(probe_embeddings, distractor_chunks, counts, k=max_rank)
-    return {d: tpir_at_ranks(pair_scores, top[probe], max_rank) for d, top in snapshots.items()}
+    return {d: tpir_at_ranks(scores, top[probe], max_rank) for d, top in snapshots.items()}

@@ -45,7 +45,7 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     gallery = benchmark.gallery.astype(np.float32) / 255.0
     occluded_methods = [m for m in methods if m != "non_occluded"]
     report = {"reconstruction": {}, "identification": {}, "verification": {}, "examples": []}
-    probes = {}  # (method, condition) -> (embeddings, gallery indices)
+    versions = {}  # (method, condition) -> (embeddings of the gallery images so treated, their indices)
     clean_embeddings = embed(gallery) if embed is not None else None
 
     conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=bars_disabled(progress))
@@ -68,22 +68,22 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 report["reconstruction"].setdefault(method, {})[name] = entry
         if "identification" in protocols:
             for method, images in outputs.items():
-                probes[(method, name)] = (embed(images), occluded.index)
+                versions[(method, name)] = (embed(images), occluded.index)
         # A different gallery face on each condition's row of the example grid.
         example_index = len(report["examples"]) * 7 % len(occluded.index)
         report["examples"].append(_example_row(occluded, outputs, predicted, truth, example_index))
 
     if "identification" in protocols:
         if "non_occluded" in methods:
-            probes[("non_occluded", CLEAN)] = (clean_embeddings, np.arange(len(gallery)))
+            versions[("non_occluded", CLEAN)] = (clean_embeddings, np.arange(len(gallery)))
         report["identification"] = _identification(
-            probes, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress)
+            versions, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress)
     if "verification" in protocols and benchmark.pairs is not None:
         whole_gallery = all(len(o.index) == len(benchmark.gallery) for o in benchmark.occluded)
         if benchmark.pairs.images is benchmark.gallery and whole_gallery and "identification" in protocols:
             # Pairs drawn from the gallery: its occluded and completed versions are the
             # pair images under each condition; reuse their embeddings.
-            report["verification"] = _verification_from_probes(probes, clean_embeddings, benchmark.pairs, methods)
+            report["verification"] = _verification_from_embeddings(versions, clean_embeddings, benchmark.pairs, methods)
         else:
             report["verification"] = _verification(runner, embed, benchmark, methods, progress)
     report["summary"] = summarize(report, methods)
@@ -99,10 +99,10 @@ def _example_row(occluded, outputs, predicted, truth, index=0):
     return row
 
 
-def _identification(probes, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress):
-    keys = list(probes)
-    stacked = np.concatenate([probes[k][0] for k in keys])
-    offsets = np.cumsum([0] + [len(probes[k][0]) for k in keys])
+def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress):
+    """TPIR curves of every (method, condition) in `gallery_versions` ({key: (embeddings of
+    the occluded/completed gallery images, their gallery indices)}), the clean images as
+    probes (the released benchmark's protocol, `evaluation.identification`)."""
     counts = _distractor_counts(benchmark.distractor_count, max_distractors)
     if not counts:
         raise ValueError("Identification needs distractors, and the benchmark has none.")
@@ -120,17 +120,14 @@ def _identification(probes, clean_embeddings, benchmark, embed, max_distractors,
                 break
         bar.close()
 
-    snapshots = identification.stream_top_k(stacked, distractor_embeddings(), counts, k=max_rank)
+    # The probes are clean: their distractor scores are computed once for every method.
+    snapshots = identification.stream_top_k(clean_embeddings, distractor_embeddings(), counts, k=max_rank)
     results = {}
-    for i, (method, condition) in enumerate(keys):
-        embeddings, index = probes[(method, condition)]
-        labels = benchmark.labels[index]
-        probe, positive = identification.gallery_pairs(labels)
-        scores = np.sum(embeddings[probe] * clean_embeddings[index[positive]], axis=1)
-        curves = {
-            str(d): identification.tpir_at_ranks(scores, top[offsets[i] : offsets[i + 1]][probe], max_rank).tolist()
-            for d, top in snapshots.items()
-        }
+    for (method, condition), (embeddings, index) in gallery_versions.items():
+        scores, probe = identification.pair_scores_and_probes(
+            embeddings, clean_embeddings[index], benchmark.labels[index])
+        curves = {str(d): identification.tpir_at_ranks(scores, top[index[probe]], max_rank).tolist()
+                  for d, top in snapshots.items()}
         results.setdefault(method, {})[condition] = curves
     return results
 
@@ -160,11 +157,11 @@ def _pair_accuracy(embeddings, pairs):
     return recognition.ten_fold_verification(similarities, pairs.same, fold_of=pairs.fold)[0]
 
 
-def _verification_from_probes(probes, clean_embeddings, pairs, methods):
+def _verification_from_embeddings(versions, clean_embeddings, pairs, methods):
     results = {}
     if "non_occluded" in methods:
         results["non_occluded"] = {CLEAN: _pair_accuracy(clean_embeddings, pairs)}
-    for (method, condition), (embeddings, index) in probes.items():
+    for (method, condition), (embeddings, index) in versions.items():
         if condition == CLEAN:
             continue
         full = np.zeros_like(clean_embeddings)
