@@ -41,6 +41,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic identities and of
 _MEGAFACE_OCCLUDED = flags.DEFINE_string("megaface_occluded", None, "The authors' occluded FaceScrub set.")
 _MEGAFACE_CLEAN = flags.DEFINE_string("megaface_clean", None, "Clean aligned FaceScrub faces (<identity>/<file>).")
 _MEGAFACE_DISTRACTORS = flags.DEFINE_string("megaface_distractors", None, "Folder of aligned distractor faces.")
+_DISTRACTORS_DIR = flags.DEFINE_string(
+    "distractors_dir", None, "--data=FOLDER: a folder of aligned faces of other people, the identification "
+    "distractors (default: one image of every identity beyond --gallery_identities).")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
 _PRECISION = flags.DEFINE_enum("precision", "float32", PRECISIONS,
@@ -62,12 +65,26 @@ def open_benchmark():
             occlusion_seed=_SEED.value)
     else:
         benchmark = benchmark_data.folder_benchmark(
-            _DATA.value, _GALLERY_IDS.value, _PAIRS.value, occlusion_seed=_SEED.value, seed=_SEED.value)
+            _DATA.value, _GALLERY_IDS.value, _PAIRS.value, occlusion_seed=_SEED.value, seed=_SEED.value,
+            distractors_dir=_DISTRACTORS_DIR.value)
     if _LFW_ROOT.value or _LFW_PAIRS.value:
         if not (_LFW_ROOT.value and _LFW_PAIRS.value):
             raise ValueError("LFW needs both --lfw_root and --lfw_pairs.")
         benchmark.pairs = benchmark_data.lfw_pairs(_LFW_ROOT.value, _LFW_PAIRS.value)
     return benchmark
+
+
+def check_protocol_inputs(benchmark, protocols):
+    """ValueError, before any work, naming the flag that supplies what a protocol lacks."""
+    if "identification" in protocols and not benchmark.distractor_count:
+        raise ValueError(
+            f"identification needs distractors and {benchmark.name} has no identity beyond the "
+            f"--gallery_identities={_GALLERY_IDS.value} of the gallery: pass --distractors_dir=DIR (aligned faces "
+            "of other people), lower --gallery_identities, or leave it out with "
+            "--protocol=reconstruction,verification.")
+    if "verification" in protocols and benchmark.pairs is None:
+        raise ValueError("verification needs pairs: set --verification_pairs above 0, or leave it out with "
+                         "--protocol=reconstruction,identification.")
 
 
 def checkpoint_name(path):
@@ -128,6 +145,7 @@ def main(argv):
             extractor, recognizer = load_recognizer(_RECOGNIZER.value, _EXTRACTOR.value)
         print(f"recognizer: {recognizer['description']}")
         benchmark = open_benchmark()
+        check_protocol_inputs(benchmark, _PROTOCOL.value)
         ablation = len(checkpoints) > 1
         rows = []
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):

@@ -287,3 +287,42 @@ def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):
         "no mask/")
     assert_one_line_error(run_eval(tmp_path, f"--checkpoint={generator}", f"--out={tmp_path}"),
                           "--extractor is needed")
+
+
+def write_identity_folder(root, identities, per_identity, seed=0):
+    from PIL import Image
+
+    from c2fdan_tf.data.synthetic_faces import render_faces
+
+    for identity in identities:
+        faces = render_faces(seed, [identity] * per_identity, range(per_identity))
+        (root / f"person{identity}").mkdir(parents=True)
+        for index, face in enumerate(faces):
+            Image.fromarray(face).save(root / f"person{identity}" / f"{index}.png")
+    return root
+
+
+def test_folder_evaluation_checks_every_protocols_inputs_before_any_work(tmp_path, tiny_checkpoints):
+    faces = write_identity_folder(tmp_path / "faces", range(3), 3)
+    common = [f"--checkpoint={tiny_checkpoints / 'generator.keras'}", f"--extractor={tiny_checkpoints / 'extractor.keras'}",
+              f"--data={faces}", "--gallery_identities=3", "--verification_pairs=12"]
+    result = run_eval(tmp_path, *common, f"--out={tmp_path / 'all'}")
+    assert_one_line_error(result, "identification needs distractors", "--distractors_dir")
+    assert not (tmp_path / "all").exists()  # failed before any work
+    # Without identification: the other protocols run and the caption names only them.
+    result = run_eval(tmp_path, *common, "--protocol=reconstruction,verification", f"--out={tmp_path / 'some'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (caption,) = [line for line in (tmp_path / "some" / "report.md").read_text().splitlines()
+                  if line.endswith("not measured.")]
+    assert "10-fold verification" in caption and "PSNR/SSIM" in caption and "TPIR" not in caption
+    # Distractors from a folder of other people make identification possible.
+    others = tmp_path / "others"
+    write_identity_folder(tmp_path / "tmp_others", range(10, 14), 1)
+    others.mkdir()
+    for path in (tmp_path / "tmp_others").rglob("*.png"):
+        path.rename(others / f"{path.parent.name}_{path.name}")
+    result = run_eval(tmp_path, *common, f"--distractors_dir={others}", "--protocol=identification",
+                      f"--out={tmp_path / 'ident'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "ident" / "report.json").read_text())
+    assert report["metadata"]["benchmark"]["distractors_available"] == 4
