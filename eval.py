@@ -27,6 +27,8 @@ _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.k
 _RECOGNIZER = flags.DEFINE_enum("recognizer", "project", ["project", "face_api"],
                                 "Face recognizer of the identity metrics: the project's --extractor, or "
                                 "face-api.js' pretrained net (README, 'Pretrained face models').")
+_LANDMARKS = flags.DEFINE_bool("landmarks", True, "Reconstruction: the landmark error of Fig. 8, by face-api.js' "
+                                "68-point net (README, 'Pretrained face models').")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
 _DATA = flags.DEFINE_string("data", "synth", "synth (held-out synthetic identities) or a folder with identity sub-folders.")
 _PROTOCOL = flags.DEFINE_list("protocol", ["reconstruction", "identification", "verification"], "Protocols to run.")
@@ -144,6 +146,11 @@ def main(argv):
         if needs_recognizer or _EXTRACTOR.value or _RECOGNIZER.value != "project":
             extractor, recognizer = load_recognizer(_RECOGNIZER.value, _EXTRACTOR.value)
         print(f"recognizer: {recognizer['description']}")
+        landmarker = None
+        if _LANDMARKS.value and "reconstruction" in _PROTOCOL.value:
+            from c2fdan_tf.models.face_api import load_face_api_landmarks
+
+            landmarker = load_face_api_landmarks()
         benchmark = open_benchmark()
         check_protocol_inputs(benchmark, _PROTOCOL.value)
         ablation = len(checkpoints) > 1
@@ -151,7 +158,8 @@ def main(argv):
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):
             # The baselines do not depend on the checkpoint: evaluate them once.
             run_methods = methods if i == 0 else needing_generator(methods)
-            report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value)
+            report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
+                              landmarker=landmarker)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},

@@ -30,6 +30,7 @@ from c2fdan_tf.evaluation.runner import evaluate
 from c2fdan_tf.export.calibration import occluded_faces
 from c2fdan_tf.export.exporter import FORMATS, export_artifacts
 from c2fdan_tf.models.checkpoints import file_sha256, load_generator
+from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES
 from c2fdan_tf.training.stages import run_stage
@@ -116,7 +117,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         computed = True
         recognizer, description = load_recognizer(recognizer_name, extractor_path)
         log(f"identity metrics by {description['description']}")
-        report = evaluate(generator(), recognizer, benchmark(), protocols)
+        landmarker = load_face_api_landmarks() if "reconstruction" in protocols else None
+        report = evaluate(generator(), recognizer, benchmark(), protocols, landmarker=landmarker)
         metadata = {
             "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
             "recognizer": description,

@@ -131,6 +131,20 @@ def test_ties_count_against_the_method():
     np.testing.assert_allclose(curves[2], [0.0, 1.0])
 
 
+def test_landmark_nme_by_hand():
+    from c2fdan_tf.evaluation.landmarks import inter_ocular_distance, normalised_mean_error
+
+    truth = np.zeros((1, 68, 2))
+    truth[0, 36:42] = (30.0, 50.0)  # left eye centre
+    truth[0, 42:48] = (70.0, 50.0)  # right eye centre: inter-ocular distance 40
+    assert inter_ocular_distance(truth)[0] == 40.0
+    shifted = truth + (3.0, 4.0)  # every point 5 px off
+    np.testing.assert_allclose(normalised_mean_error(shifted, truth), [5.0 / 40.0])
+    one_point = truth.copy()
+    one_point[0, 30] += (0.0, 68.0)  # one of 68 points 68 px off: mean 1 px
+    np.testing.assert_allclose(normalised_mean_error(one_point, truth), [1.0 / 40.0])
+
+
 def test_ten_fold_verification_on_a_case_with_a_known_threshold():
     # Same pairs score in [0.6, 1.0], different ones in [-0.2, 0.5]: every fold's
     # threshold lies between 0.5 and 0.6 and all folds are perfect.
@@ -244,6 +258,9 @@ def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
             for d in curves:
                 assert np.all(np.diff(curves[d]) >= 0)  # TPIR grows with the rank
             assert np.all(np.array(curves["30"]) <= np.array(curves["10"]) + 1e-12)  # and falls with D
+    # Fig. 8's landmark error is reported for every method, as a fraction of the inter-ocular distance.
+    nme = {m: report["summary"][m]["landmark_nme"]["average"] for m in ("occluded", "telea_gt_mask", "c2fdan")}
+    assert all(0 < v < 1 for v in nme.values()), nme
     # Telea with the true mask changes only masked pixels: it is at least as close as the occluded input.
     assert report["summary"]["telea_gt_mask"]["psnr"]["average"] > report["summary"]["occluded"]["psnr"]["average"]
     assert "| C2FDAN |" in (out / "report.md").read_text()

@@ -35,9 +35,9 @@ def markdown_table(summary, methods, title=None):
     distractors = max((summary[m].get("distractors", 0) for m in methods), default=0)
     header = (
         "| method | TPIR@1 rect. (%) | TPIR@1 text (%) | TPIR@1 avg (%) | verif. rect. (%) | verif. text (%) "
-        "| verif. avg (%) | PSNR (dB) | SSIM | mask IoU |"
+        "| verif. avg (%) | PSNR (dB) | SSIM | mask IoU | landm. NME (%) |"
     )
-    lines = ([f"### {title}", ""] if title else []) + [header, "|---" + "|---:" * 9 + "|"]
+    lines = ([f"### {title}", ""] if title else []) + [header, "|---" + "|---:" * 10 + "|"]
     for method in methods:
         entry = summary.get(method, {})
         tpir, verification = entry.get("tpir_rank1", {}), entry.get("verification", {})
@@ -50,6 +50,7 @@ def markdown_table(summary, methods, title=None):
             _fmt(verification.get("text", clean_verification), 100), _fmt(verification.get("average"), 100),
             _fmt(entry.get("psnr", {}).get("average")), _fmt(entry.get("ssim", {}).get("average"), digits=4),
             _fmt(entry.get("mask_iou", {}).get("average"), digits=3),
+            _fmt(entry.get("landmark_nme", {}).get("average"), 100),
         ]
         lines.append("| " + " | ".join(row) + " |")
     ran = lambda key: any(key in summary.get(m, {}) for m in methods)  # noqa: E731
@@ -61,6 +62,9 @@ def markdown_table(summary, methods, title=None):
         caption.append("10-fold verification accuracy, both images of a pair occluded alike")
     if ran("psnr"):
         caption.append("PSNR/SSIM of the whole 112×112 face against the ground truth")
+    if ran("landmark_nme"):
+        caption.append("landmark NME: mean distance of the 68 face-api.js landmarks from the clean face's, over "
+                       "its inter-ocular distance (Fig. 8; the paper used 196 insightface points)")
     protocols = "; ".join(caption) or "no protocol ran"
     lines += ["", f"{protocols}; per form averaged over the sizes and positions; '—': not measured."]
     return "\n".join(lines)
@@ -171,16 +175,18 @@ def plot_tpir_vs_area(report, methods, path):
 
 
 def plot_reconstruction(report, methods, path):
-    """SSIM and PSNR against size and position, per form."""
+    """SSIM, PSNR (and landmark NME when measured) against size and position, per form (Fig. 7-8)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     results = report["reconstruction"]
-    fig, axes = plt.subplots(2, 2 * len(FORMS), figsize=(18, 7.5), squeeze=False)
+    metrics = ("ssim", "psnr") + (("landmark_nme",) if any(
+        "landmark_nme" in v for per_method in results.values() for v in per_method.values()) else ())
+    fig, axes = plt.subplots(len(metrics), 2 * len(FORMS), figsize=(18, 3.75 * len(metrics)), squeeze=False)
     for f, form in enumerate(FORMS):
-        for r, metric in enumerate(("ssim", "psnr")):
+        for r, metric in enumerate(metrics):
             ax_size, ax_position = axes[r][2 * f], axes[r][2 * f + 1]
             for method in methods:
                 conditions = {c: v for c, v in results.get(method, {}).items() if Condition.parse(c).form == form}

@@ -9,6 +9,7 @@ from c2fdan_tf.data.benchmark_occlusions import Condition
 from c2fdan_tf.data.occlusion import FORMS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
+from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, normalised_mean_error
 from c2fdan_tf.evaluation.methods import METHODS, REGISTRY, check_methods, method_outputs, needing_generator
 from c2fdan_tf.inference.runners import as_runner
 
@@ -28,11 +29,13 @@ def _distractor_counts(available, max_distractors):
 
 
 def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
-             max_rank=10, progress=True):
+             max_rank=10, progress=True, landmarker=None):
     """Every protocol for every method; returns the report dict (without metadata).
 
     generator: a Keras Generator, a model path in any exported form, or an inference
-    runner (unused, and may be None, when no method needs the generator)."""
+    runner (unused, and may be None, when no method needs the generator).
+    landmarker: a 68-point landmark model (`models.face_api`); with it, reconstruction
+    also reports each method's landmark NME against the clean face's landmarks (Fig. 8)."""
     protocols = set(protocols)
     unknown = protocols - set(PROTOCOLS)
     if unknown:
@@ -47,6 +50,8 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     report = {"reconstruction": {}, "identification": {}, "verification": {}, "examples": []}
     versions = {}  # (method, condition) -> (embeddings of the gallery images so treated, their indices)
     clean_embeddings = embed(gallery) if embed is not None else None
+    landmarks_of = LandmarkPredictor(landmarker) if landmarker is not None and "reconstruction" in protocols else None
+    clean_landmarks = landmarks_of(gallery) if landmarks_of is not None else None
 
     conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=bars_disabled(progress))
     for occluded in conditions:
@@ -62,6 +67,9 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 if REGISTRY[method].uses_predicted_mask:
                     entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, predicted, occluded.mask)
                     entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, predicted, occluded.mask)
+                if landmarks_of is not None:
+                    entry["landmark_nme"] = float(np.mean(normalised_mean_error(
+                        landmarks_of(images), clean_landmarks[occluded.index])))
                 if embed is not None:
                     entry["identity_cosine"] = float(np.mean(np.sum(
                         embed(images) * clean_embeddings[occluded.index], axis=1)))
@@ -184,7 +192,7 @@ def summarize(report, methods):
         if report["verification"].get(method):
             entry["verification"] = _by_form(report["verification"][method])
         reconstruction = report["reconstruction"].get(method, {})
-        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine"):
+        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine", "landmark_nme"):
             values = {c: v[metric] for c, v in reconstruction.items() if metric in v}
             if values:
                 entry[metric] = _by_form(values)
