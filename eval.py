@@ -27,6 +27,9 @@ _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.k
 _RECOGNIZER = flags.DEFINE_enum("recognizer", "project", ["project", "face_api"],
                                 "Face recognizer of the identity metrics: the project's --extractor, or "
                                 "face-api.js' pretrained net (README, 'Pretrained face models').")
+_COARSE_CHECKPOINT = flags.DEFINE_string(
+    "coarse_checkpoint", None, "The coarse stage's checkpoint, Table I's 'coarse network (stage 1)' row "
+    "(default: coarse/generator_best.keras beside the first checkpoint's stage folder, if there is one).")
 _LANDMARKS = flags.DEFINE_bool("landmarks", True, "Reconstruction: the landmark error of Fig. 8, by face-api.js' "
                                 "68-point net (README, 'Pretrained face models').")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
@@ -89,6 +92,17 @@ def check_protocol_inputs(benchmark, protocols):
                          "--protocol=reconstruction,identification.")
 
 
+def stage1_checkpoint(first_checkpoint):
+    """--coarse_checkpoint, or the work directory's coarse stage checkpoint, or None."""
+    from pathlib import Path
+
+    if _COARSE_CHECKPOINT.value:
+        return _COARSE_CHECKPOINT.value
+    stage_dir = Path(first_checkpoint).resolve().parent
+    found = stage_dir.parent / "coarse" / "generator_best.keras"
+    return str(found) if stage_dir.name != "coarse" and found.exists() else None
+
+
 def checkpoint_name(path):
     """A short, unique-enough name: the run and stage folders of the checkpoint."""
     from pathlib import Path
@@ -138,6 +152,9 @@ def main(argv):
         policy, reason = resolve_precision(_PRECISION.value)
         print(f"precision: {policy} ({reason})")
         generators = [load_generator(path, policy) for path in checkpoints]  # fail early on any bad one
+        stage1_path = stage1_checkpoint(checkpoints[0])
+        coarse_stage1 = load_generator(stage1_path, policy) if stage1_path else None
+        print(f"coarse network (stage 1) row: {stage1_path or 'no coarse stage checkpoint (--coarse_checkpoint)'}")
         needs_recognizer = set(_PROTOCOL.value) & {"identification", "verification"}
         if needs_recognizer and _RECOGNIZER.value == "project" and not _EXTRACTOR.value:
             raise ValueError("--extractor is needed for the identification and verification protocols "
@@ -159,11 +176,13 @@ def main(argv):
             # The baselines do not depend on the checkpoint: evaluate them once.
             run_methods = methods if i == 0 else needing_generator(methods)
             report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
-                              landmarker=landmarker)
+                              landmarker=landmarker, coarse_stage1=coarse_stage1)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},
                 "recognizer": recognizer,
+                "coarse_stage1": {"path": stage1_path,
+                                  "sha256": file_sha256(stage1_path) if stage1_path else None},
                 "benchmark": benchmark.describe(),
                 "protocols": list(_PROTOCOL.value),
                 "precision": policy,

@@ -98,6 +98,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
 
     checkpoint = workdir / "full" / "generator_best.keras"
     extractor_path = workdir / "extractor" / "extractor_best.keras"
+    stage1_checkpoint = workdir / "coarse" / "generator_best.keras"  # Table I's coarse row
     sha = file_sha256(checkpoint)
     generator = functools.cache(lambda: load_generator(checkpoint))  # loaded only if a step needs it
 
@@ -118,10 +119,12 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         recognizer, description = load_recognizer(recognizer_name, extractor_path)
         log(f"identity metrics by {description['description']}")
         landmarker = load_face_api_landmarks() if "reconstruction" in protocols else None
-        report = evaluate(generator(), recognizer, benchmark(), protocols, landmarker=landmarker)
+        report = evaluate(generator(), recognizer, benchmark(), protocols, landmarker=landmarker,
+                          coarse_stage1=load_generator(stage1_checkpoint))
         metadata = {
             "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
             "recognizer": description,
+            "coarse_stage1": {"path": str(stage1_checkpoint), "sha256": file_sha256(stage1_checkpoint)},
             "benchmark": benchmark().describe(),
             "protocols": protocols,
             "command": "make demo",

@@ -343,3 +343,31 @@ def test_folder_evaluation_checks_every_protocols_inputs_before_any_work(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "ident" / "report.json").read_text())
     assert report["metadata"]["benchmark"]["distractors_available"] == 4
+
+
+def test_coarse_stage1_row_comes_from_the_work_directorys_coarse_checkpoint(tmp_path):
+    from c2fdan_tf.models import Generator
+
+    work = tmp_path / "work"
+    for stage, seed in (("coarse", 1), ("full", 2)):
+        (work / stage).mkdir(parents=True)
+        keras.utils.set_random_seed(seed)
+        Generator(width=4).save(work / stage / "generator_best.keras")
+    small = ["--protocol=reconstruction", "--nolandmarks", "--gallery_identities=2", "--images_per_identity=2"]
+    result = run_eval(tmp_path, f"--checkpoint={work / 'full' / 'generator_best.keras'}", *small,
+                      f"--out={tmp_path / 'full_eval'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "full_eval" / "report.json").read_text())
+    assert report["metadata"]["coarse_stage1"]["path"] == str(work / "coarse" / "generator_best.keras")
+    # The stage-1 row is what the coarse checkpoint itself gives as its coarse output.
+    alone = run_eval(tmp_path, f"--checkpoint={work / 'coarse' / 'generator_best.keras'}", *small,
+                     f"--out={tmp_path / 'coarse_eval'}")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    own = json.loads((tmp_path / "coarse_eval" / "report.json").read_text())
+    assert "coarse_stage1" not in own["reconstruction"]  # a coarse checkpoint has no stage-1 row of its own
+    stage1, itself = report["reconstruction"]["coarse_stage1"], own["reconstruction"]["c2fdan_coarse"]
+    for condition in stage1:
+        assert stage1[condition]["psnr"] == pytest.approx(itself[condition]["psnr"], abs=1e-4)
+        assert stage1[condition]["mask_iou"] == pytest.approx(itself[condition]["mask_iou"], abs=1e-6)
+    assert any(stage1[c]["psnr"] != pytest.approx(report["reconstruction"]["c2fdan_coarse"][c]["psnr"], abs=1e-3)
+               for c in stage1)

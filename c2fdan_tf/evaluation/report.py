@@ -31,7 +31,9 @@ def _fmt(value, scale=1.0, digits=2):
 
 
 def markdown_table(summary, methods, title=None):
-    """Table I layout: rows = methods; TPIR rank-1 and verification per form, PSNR, SSIM, mask IoU."""
+    """Table I layout: rows = methods (those in `summary`); TPIR rank-1 and verification per form,
+    PSNR, SSIM, mask IoU, landmark NME."""
+    methods = [m for m in methods if m in summary]
     distractors = max((summary[m].get("distractors", 0) for m in methods), default=0)
     header = (
         "| method | TPIR@1 rect. (%) | TPIR@1 text (%) | TPIR@1 avg (%) | verif. rect. (%) | verif. text (%) "

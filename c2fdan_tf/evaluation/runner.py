@@ -10,7 +10,14 @@ from c2fdan_tf.data.occlusion import FORMS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
 from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, normalised_mean_error
-from c2fdan_tf.evaluation.methods import METHODS, REGISTRY, check_methods, method_outputs, needing_generator
+from c2fdan_tf.evaluation.methods import (
+    METHODS,
+    REGISTRY,
+    check_methods,
+    method_outputs,
+    needing_generator,
+    needing_stage1,
+)
 from c2fdan_tf.inference.runners import as_runner
 
 PROTOCOLS = ("reconstruction", "identification", "verification")
@@ -29,13 +36,15 @@ def _distractor_counts(available, max_distractors):
 
 
 def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
-             max_rank=10, progress=True, landmarker=None):
+             max_rank=10, progress=True, landmarker=None, coarse_stage1=None):
     """Every protocol for every method; returns the report dict (without metadata).
 
     generator: a Keras Generator, a model path in any exported form, or an inference
     runner (unused, and may be None, when no method needs the generator).
     landmarker: a 68-point landmark model (`models.face_api`); with it, reconstruction
-    also reports each method's landmark NME against the clean face's landmarks (Fig. 8)."""
+    also reports each method's landmark NME against the clean face's landmarks (Fig. 8).
+    coarse_stage1: the coarse stage's checkpoint (any form `generator` takes), for the
+    "coarse_stage1" method; without it that method is left out."""
     protocols = set(protocols)
     unknown = protocols - set(PROTOCOLS)
     if unknown:
@@ -43,7 +52,10 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     if protocols & {"identification", "verification"} and extractor is None:
         raise ValueError("The identification and verification protocols need --extractor.")
     check_methods(methods)
+    if coarse_stage1 is None:
+        methods = [m for m in methods if not REGISTRY[m].needs_stage1]
     runner = as_runner(generator) if needing_generator(methods) else None
+    stage1_runner = as_runner(coarse_stage1) if needing_stage1(methods) else None
     embed = recognition.Embedder(extractor) if extractor is not None else None
     gallery = benchmark.gallery.astype(np.float32) / 255.0
     occluded_methods = [m for m in methods if m != "non_occluded"]
@@ -57,16 +69,17 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     for occluded in conditions:
         name = occluded.condition.name
         truth = gallery[occluded.index]
-        outputs, predicted = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods)
+        outputs, masks = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods,
+                                        stage1_runner)
         if "reconstruction" in protocols:
             for method, images in outputs.items():
                 entry = {
                     "psnr": _batched_mean(image_metrics.psnr, images, truth),
                     "ssim": _batched_mean(image_metrics.ssim, images, truth),
                 }
-                if REGISTRY[method].uses_predicted_mask:
-                    entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, predicted, occluded.mask)
-                    entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, predicted, occluded.mask)
+                if method in masks:
+                    entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, masks[method], occluded.mask)
+                    entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, masks[method], occluded.mask)
                 if landmarks_of is not None:
                     entry["landmark_nme"] = float(np.mean(normalised_mean_error(
                         landmarks_of(images), clean_landmarks[occluded.index])))
@@ -79,6 +92,7 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 versions[(method, name)] = (embed(images), occluded.index)
         # A different gallery face on each condition's row of the example grid.
         example_index = len(report["examples"]) * 7 % len(occluded.index)
+        predicted = masks.get("c2fdan", next(iter(masks.values()), None))
         report["examples"].append(_example_row(occluded, outputs, predicted, truth, example_index))
 
     if "identification" in protocols:
@@ -93,7 +107,7 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
             # pair images under each condition; reuse their embeddings.
             report["verification"] = _verification_from_embeddings(versions, clean_embeddings, benchmark.pairs, methods)
         else:
-            report["verification"] = _verification(runner, embed, benchmark, methods, progress)
+            report["verification"] = _verification(runner, stage1_runner, embed, benchmark, methods, progress)
     report["summary"] = summarize(report, methods)
     return report
 
@@ -140,7 +154,7 @@ def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_di
     return results
 
 
-def _verification(runner, embed, benchmark, methods, progress):
+def _verification(runner, stage1_runner, embed, benchmark, methods, progress):
     pairs = benchmark.pairs
     images = pairs.images.astype(np.float32) / 255.0
     results = {}
@@ -154,7 +168,7 @@ def _verification(runner, embed, benchmark, methods, progress):
         [version] = synthesize_conditions(
             pairs.images, benchmark.occlusion_seed, [condition], id_offset=PAIR_ID_OFFSET
         )
-        outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods)
+        outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods, stage1_runner)
         for method, completed in outputs.items():
             results.setdefault(method, {})[condition.name] = _pair_accuracy(embed(completed), pairs)
     return results
