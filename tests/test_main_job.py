@@ -29,7 +29,9 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
                                                          ("extractor", "coarse", "full", "evaluation", "export")))
     assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
-                            "fine psnr >= coarse psnr", "fine ssim >= coarse ssim"}
+                            "fine psnr >= coarse psnr", "fine ssim >= coarse ssim",
+                            "psnr: occluded < coarse (stage 1) < C2FDAN", "ssim: occluded < coarse (stage 1) < C2FDAN",
+                            "TPIR@1: occluded < coarse (stage 1) < C2FDAN", "landmark error: C2FDAN < occluded"}
     assert first.stdout.count("| C2FDAN |") == 2  # identity metrics by both recognizers
     face_api_report = json.loads((workdir / "face_api" / "report.json").read_text())
     assert face_api_report["metadata"]["recognizer"]["name"] == "face_api"
@@ -70,3 +72,13 @@ def test_quality_targets_are_computed_from_the_summary():
     assert not targets["psnr >= Telea (predicted mask)"]["met"]
     assert targets["fine psnr >= coarse psnr"]["met"] and not targets["fine ssim >= coarse ssim"]["met"]
     assert targets["fine ssim >= coarse ssim"]["value"] == pytest.approx(-0.01)
+    assert not any(name.startswith(("psnr:", "ssim:", "landmark")) for name in targets)  # nothing to order
+    # The paper's ordering (Table I, Fig. 8) once the stage-1 row and the landmark error are there.
+    summary["coarse_stage1"] = entry(24.0, 0.97)
+    for name, nme in (("occluded", 0.09), ("c2fdan", 0.05)):
+        summary[name]["landmark_nme"] = {"average": nme}
+    targets = quality_targets(summary)
+    assert targets["psnr: occluded < coarse (stage 1) < C2FDAN"] == {"value": 4.0, "met": True}
+    assert not targets["ssim: occluded < coarse (stage 1) < C2FDAN"]["met"]  # 0.97 > 0.95
+    assert targets["landmark error: C2FDAN < occluded"]["met"]
+    assert targets["landmark error: C2FDAN < occluded"]["value"] == pytest.approx(0.04)
