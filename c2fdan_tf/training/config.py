@@ -155,10 +155,13 @@ def _small():
     """A CPU-sized run: narrow networks, a compact extractor, short epochs.
 
     Measured on synth (README, Results): a heavier mask term makes the short coarse stage
-    find the occlusion (val mask IoU 0.80 after 1800 steps); Table I's row without the
+    find the occlusion (val mask IoU 0.76-0.80 after 1800 steps); Table I's row without the
     style loss (the paper's best recognition model) plus '*' (occluded L1 on I_f) lets the
     fine network overtake the coarse one in 900 steps, where the Gram loss of a width-16
-    extractor dominated the generator loss and painted plaid textures."""
+    extractor dominated the generator loss and painted plaid textures. The cross-attention
+    matches against every key patch, as the paper: excluding the partly masked ones
+    (`exclude_partially_masked_keys`) changed nothing measurable (29.50 dB, SSIM 0.9276,
+    IoU 0.829 with and without, 8,640 evaluation faces, same seed)."""
     return TrainConfig(
         model=ModelConfig(width=16, discriminator_width=16, extractor_architecture="resnet_v2_small",
                           extractor_width=16),
