@@ -71,25 +71,25 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
         truth = gallery[occluded.index]
         outputs, masks = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods,
                                         stage1_runner)
-        if "reconstruction" in protocols:
-            for method, images in outputs.items():
-                entry = {
-                    "psnr": _batched_mean(image_metrics.psnr, images, truth),
-                    "ssim": _batched_mean(image_metrics.ssim, images, truth),
-                }
-                if method in masks:
-                    entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, masks[method], occluded.mask)
-                    entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, masks[method], occluded.mask)
-                if landmarks_of is not None:
-                    entry["landmark_nme"] = float(np.mean(normalised_mean_error(
-                        landmarks_of(images), clean_landmarks[occluded.index])))
-                if embed is not None:
-                    entry["identity_cosine"] = float(np.mean(np.sum(
-                        embed(images) * clean_embeddings[occluded.index], axis=1)))
-                report["reconstruction"].setdefault(method, {})[name] = entry
-        if "identification" in protocols:
-            for method, images in outputs.items():
-                versions[(method, name)] = (embed(images), occluded.index)
+        for method, images in outputs.items():
+            embedded = embed(images) if embed is not None else None  # once, for both protocols
+            if "identification" in protocols:
+                versions[(method, name)] = (embedded, occluded.index)
+            if "reconstruction" not in protocols:
+                continue
+            entry = {
+                "psnr": _batched_mean(image_metrics.psnr, images, truth),
+                "ssim": _batched_mean(image_metrics.ssim, images, truth),
+            }
+            if method in masks:
+                entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, masks[method], occluded.mask)
+                entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, masks[method], occluded.mask)
+            if landmarks_of is not None:
+                entry["landmark_nme"] = float(np.mean(normalised_mean_error(
+                    landmarks_of(images), clean_landmarks[occluded.index])))
+            if embedded is not None:
+                entry["identity_cosine"] = float(np.mean(np.sum(embedded * clean_embeddings[occluded.index], axis=1)))
+            report["reconstruction"].setdefault(method, {})[name] = entry
         # A different gallery face on each condition's row of the example grid.
         example_index = len(report["examples"]) * 7 % len(occluded.index)
         predicted = masks.get("c2fdan", next(iter(masks.values()), None))
