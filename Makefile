@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # A CUDA machine: make test TF_REQUIREMENT='tensorflow[and-cuda]==2.21.0'
 TF_REQUIREMENT ?= tensorflow-cpu==2.21.0
 STAMP := $(VENV)/.installed-$(shell echo '$(TF_REQUIREMENT)' | cksum | cut -d' ' -f1)
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2  # two workers: the CI machine has 2 cores
 WEB := mobile/web
 FACE_MODELS := face_models
 CHROMIUM ?= /usr/bin/chromium
