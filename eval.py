@@ -6,8 +6,9 @@
 Reconstruction (PSNR, SSIM, mask IoU/F1, identity similarity), MegaFace-style
 identification (TPIR at ranks 1-10 against D distractors, the released benchmark's
 protocol: the occluded image in the gallery, the probe clean) and LFW-style
-verification (10 folds, both images occluded alike), for every form x size x position, comparing non-occluded, occluded, C2FDAN (coarse
-and final) and OpenCV Telea inpainting with the true and the predicted mask.
+verification (10 folds, both images occluded alike), for every form x size x
+position, comparing non-occluded, occluded, the stage-1 coarse network, C2FDAN
+(coarse and final) and OpenCV Telea inpainting with the true and the predicted mask.
 Writes report.json, report.md, plots and an example grid into --out.
 
 Ablation (Table I): several comma-separated checkpoints are evaluated on the same
@@ -156,9 +157,6 @@ def main(argv):
         coarse_stage1 = load_generator(stage1_path, policy) if stage1_path else None
         print(f"coarse network (stage 1) row: {stage1_path or 'no coarse stage checkpoint (--coarse_checkpoint)'}")
         needs_recognizer = set(_PROTOCOL.value) & {"identification", "verification"}
-        if needs_recognizer and _RECOGNIZER.value == "project" and not _EXTRACTOR.value:
-            raise ValueError("--extractor is needed for the identification and verification protocols "
-                             "(or --recognizer=face_api).")
         extractor, recognizer = None, {"name": None, "description": "none"}
         if needs_recognizer or _EXTRACTOR.value or _RECOGNIZER.value != "project":
             extractor, recognizer = load_recognizer(_RECOGNIZER.value, _EXTRACTOR.value)

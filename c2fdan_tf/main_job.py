@@ -116,6 +116,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
 
     _log_step(log, "evaluation against the baselines")
     t = time.time()
+    stage1_generator = functools.cache(lambda: load_generator(stage1_checkpoint))  # shared by both passes
     benchmark = functools.cache(lambda: synthetic_benchmark(
         config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
         evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed))
@@ -132,7 +133,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         log(f"identity metrics by {description['description']}")
         landmarker = load_face_api_landmarks() if "reconstruction" in protocols else None
         report = evaluate(generator(), recognizer, benchmark(), protocols, landmarker=landmarker,
-                          coarse_stage1=load_generator(stage1_checkpoint))
+                          coarse_stage1=stage1_generator())
         metadata = {
             "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
             "recognizer": description,

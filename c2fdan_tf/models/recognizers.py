@@ -17,7 +17,8 @@ def load_recognizer(name, extractor_path=None, require_features=False):
     ValueError (or CheckpointError / FaceApiWeightsError, both ValueErrors) names the problem."""
     if name == "project":
         if not extractor_path:
-            raise ValueError("--recognizer=project needs --extractor: a checkpoint of train.py --stage=extractor.")
+            raise ValueError("--extractor is needed for identity metrics by the project's recognizer: a checkpoint "
+                             "of train.py --stage=extractor (or --recognizer=face_api).")
         model = load_extractor(extractor_path, require_features=require_features)
         return model, {"name": name, "path": str(extractor_path), "sha256": file_sha256(extractor_path),
                        "description": f"the project's extractor `{extractor_path}`"}
