@@ -4,6 +4,9 @@
     python train.py --stage=coarse    --workdir=runs/mine --config=small
     python train.py --stage=full      --workdir=runs/mine --config=small
 
+Table I's baselines train the same way: --stage=bvmr (Hertz et al.'s blind motif removal)
+and --stage=extractor_occ (ResNet-50-occ: the extractor with occlusion augmentation).
+
 Stages find each other's checkpoints in the same --workdir (or take --init_from
 and --extractor). Running a command again resumes an interrupted stage from its
 last backup and skips a finished one (--restart trains it again).
@@ -16,15 +19,20 @@ from absl import app, flags
 from c2fdan_tf import console
 from c2fdan_tf.precision import PRECISIONS
 
-_STAGE = flags.DEFINE_enum("stage", None, ["extractor", "coarse", "full"], "Training stage.")
+_STAGE = flags.DEFINE_enum("stage", None, ["extractor", "coarse", "full", "bvmr", "extractor_occ"],
+                           "Training stage: the paper's three, or Table I's baselines BVMR and ResNet-50-occ.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (one sub-folder per stage).")
 _CONFIG = flags.DEFINE_string("config", "small", "Preset: paper, small or tiny.")
 _DATA = flags.DEFINE_string("data", None, "synth (built-in faces) or a folder of aligned faces / TFRecords.")
-_INIT_FROM = flags.DEFINE_string("init_from", None, "Stage full: generator/coarse checkpoint (default: WORKDIR/coarse), or 'none'.")
+_INIT_FROM = flags.DEFINE_string("init_from", None, "Stage full: generator/coarse checkpoint (default: WORKDIR/coarse); "
+                                  "stage extractor_occ: an extractor checkpoint to fine-tune (default: from scratch, as the paper).")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Stage full: extractor checkpoint (default: WORKDIR/extractor).")
 _RESTART = flags.DEFINE_bool("restart", False, "Discard this stage's previous results and backups.")
 # Overrides of the preset.
 _WIDTH = flags.DEFINE_integer("width", None, "Generator base channels (64 = paper).")
+_BVMR_WIDTH = flags.DEFINE_integer("bvmr_width", None, "Stage bvmr: first encoder channels (32 = its paper).")
+_OCCLUSION_AUGMENTATION = flags.DEFINE_float("occlusion_augmentation", None,
+                                             "Stage extractor_occ: share of the training faces occluded.")
 _BATCH = flags.DEFINE_integer("batch_size", None, "Global batch size of this stage.")
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Epochs of this stage.")
 _STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch of this stage (0: one pass over the data).")
@@ -52,7 +60,7 @@ _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA."
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
-_OVERRIDES = [_DATA, _WIDTH, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
+_OVERRIDES = [_DATA, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
               _IDENTITY, _ON_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, *_WEIGHTS.values()]
 

@@ -177,3 +177,24 @@ def generator_loss(weights, batch, outputs, features=None, fake_logits=None):
     }
     total = sum(scale[name] * value for name, value in terms.items())
     return total, terms
+
+
+# BVMR's weights (its train_main.py): gamma1 on the image, gamma2 on the motif, 1 on the mask.
+BVMR_IMAGE_WEIGHT, BVMR_MOTIF_WEIGHT = 2.0, 1.0
+
+
+def motif_removal_loss(batch, outputs):
+    """The BVMR baseline's loss (Hertz et al. 2019, as its code computes it), per example:
+    2 L1(image inside M_gt) + 1 L1(motif inside M_gt) + BCE(mask), each L1 summed over the
+    masked pixels' RGB values and divided by the mask area, in the original's [-1, 1] pixel
+    range (twice our [0, 1] differences). Inside M_gt the occluded image *is* the motif.
+
+    Returns (total, terms), per-example tensors; terms are unweighted."""
+    mask_gt = batch["mask"]
+    terms = {
+        "image_l1": 2.0 * region_l1(outputs["image"], batch["ground_truth"], mask_gt),
+        "motif_l1": 2.0 * region_l1(outputs["motif"], batch["occluded"], mask_gt),
+        "mask_bce": mask_bce(outputs["mask_logits"], mask_gt),
+    }
+    total = BVMR_IMAGE_WEIGHT * terms["image_l1"] + BVMR_MOTIF_WEIGHT * terms["motif_l1"] + terms["mask_bce"]
+    return total, terms

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from c2fdan_tf.losses import LossWeights
-from c2fdan_tf.training.config import load_config, preset, resolve_config
+from c2fdan_tf.training.config import TrainConfig, load_config, preset, resolve_config
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage import GeneratorStage
 
@@ -31,7 +31,15 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(FIRST_RELEASE_SMALL))
     small = preset("small")  # the first release computed in float32 unless --mixed_precision
-    assert load_config(path) == dataclasses.replace(small, runtime=dataclasses.replace(small.runtime, precision="float32"))
+    # The baseline stages came later: what the first release lacked takes this version's defaults.
+    defaults = TrainConfig()
+    expected = dataclasses.replace(
+        small, runtime=dataclasses.replace(small.runtime, precision="float32"),
+        model=dataclasses.replace(small.model, bvmr_width=defaults.model.bvmr_width),
+        data=dataclasses.replace(small.data, occlusion_augmentation=defaults.data.occlusion_augmentation),
+        schedule=dataclasses.replace(small.schedule, bvmr=defaults.schedule.bvmr,
+                                     extractor_occ=defaults.schedule.extractor_occ))
+    assert load_config(path) == expected
     path.write_text(json.dumps(dict(FIRST_RELEASE_SMALL, mixed_precision=True)))
     assert load_config(path).runtime.precision == "mixed_float16"
 
@@ -65,6 +73,14 @@ def test_flags_land_in_the_schedule_and_losses_of_the_stage_being_trained():
     assert full.losses.full.style == 0.0 and full.schedule.full.pretrained_learning_rate == 1e-5
     with pytest.raises(ValueError, match="not of the extractor stage"):
         resolve_config("small", "extractor", {"mask_weight": 1.0})
+    with pytest.raises(ValueError, match="not of the bvmr stage"):  # BVMR has its own fixed loss
+        resolve_config("small", "bvmr", {"occluded_weight": 1.0})
+    bvmr = resolve_config("small", "bvmr", {"epochs": 2, "learning_rate": 5e-4, "bvmr_width": 16})
+    assert bvmr.schedule.bvmr.epochs == 2 and bvmr.schedule.bvmr.learning_rate == 5e-4
+    assert bvmr.model.bvmr_width == 16 and bvmr.schedule.coarse == preset("small").schedule.coarse
+    occ = resolve_config("small", "extractor_occ", {"epochs": 3, "occlusion_augmentation": 0.25})
+    assert occ.schedule.extractor_occ.epochs == 3 and occ.data.occlusion_augmentation == 0.25
+    assert occ.schedule.extractor == preset("small").schedule.extractor
     with pytest.raises(ValueError, match="Unknown preset 'huge'"):
         resolve_config("huge", "coarse", {})
     with pytest.raises(ValueError, match="Unknown stage"):

@@ -127,3 +127,33 @@ def test_fixed_validation_set_mixes_identities_and_repeats_exactly(source, synth
     for (x, labels), (y, _) in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert len(set(a[0][1].tolist())) > 2  # not one identity's images in a row
+
+
+def test_identity_batches_with_occlusion_augmentation(source, synthesizer):
+    from c2fdan_tf.data.pipelines import identity_dataset
+
+    def batches(**occlusion):
+        dataset = identity_dataset(source, 24, seed=3, shuffle_buffer=0, **occlusion)
+        return [(images.numpy(), labels.numpy()) for images, labels in dataset.take(2)]
+
+    clean = batches()
+    for probability, expected in ((0.0, 0), (1.0, 48)):
+        occluded = batches(occlusions=synthesizer, occlusion_probability=probability)
+        changed = sum(int(np.any(np.abs(a - b) > 1e-6)) for (x, _), (y, _) in zip(clean, occluded)
+                      for a, b in zip(x, y))
+        assert changed == expected
+    half = batches(occlusions=synthesizer, occlusion_probability=0.5)
+    changed, share_in_range = 0, []
+    for (images, labels), (augmented, same_labels) in zip(clean, half):
+        np.testing.assert_array_equal(labels, same_labels)  # labels are untouched
+        for face, result in zip(images, augmented):
+            differs = np.any(np.abs(face - result) > 1e-6, axis=-1)
+            if not differs.any():
+                continue
+            changed += 1
+            # Eq. 1: the changed pixels are one flat colour (the occluder), the rest is the face.
+            colours = result[differs]
+            assert np.ptp(colours, axis=0).max() < 1e-6
+            share_in_range.append(differs.mean())
+    assert 14 <= changed <= 34  # 48 faces at p = 0.5 (binomial: 24 +- 10 covers > 99.5 %)
+    assert 0 < min(share_in_range) and max(share_in_range) < 0.6

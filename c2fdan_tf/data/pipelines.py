@@ -68,11 +68,14 @@ def training_dataset(
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuffle_buffer=8192):
+def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuffle_buffer=8192,
+                     occlusions=None, occlusion_probability=0.0):
     """(image float32 in [0, 1], label) batches for training a face recogniser.
 
     Augmentation (graph ops, seeded per element): horizontal flip, a shift of up
-    to 4 pixels (reflect padding) and brightness/contrast jitter.
+    to 4 pixels (reflect padding) and brightness/contrast jitter; with an
+    `OcclusionSynthesizer` as `occlusions`, that share of the faces is then occluded
+    by its training occlusions (Eq. 1; ResNet-50-occ of Table I).
     """
     faces = source.dataset()
     if shuffle_buffer:
@@ -98,6 +101,13 @@ def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuf
             contrast = counter_random.uniform(seed, 104, ids, 0.8, 1.2)[:, None, None, None]
             mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
             images = tf.clip_by_value((images - mean) * contrast + mean + brightness, 0.0, 1.0)
+        if occlusions is not None and occlusion_probability > 0:
+            ids = batch_number * batch_size + tf.range(batch_size, dtype=tf.int64)
+            params = occlusions.training_parameters(seed + 1, ids)
+            params["flip"] = tf.zeros_like(params["flip"])  # the faces are flipped above already
+            occluded = occlusions.occlude(images, params)["occluded"]
+            chosen = counter_random.uniform(seed, 105, ids) < occlusion_probability
+            images = tf.where(chosen[:, None, None, None], occluded, images)
         return images, batch["label"]
 
     return faces.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 # Importing registers the classes for deserialisation.
-from c2fdan_tf.models import CoarseNetwork, FaceFeatureExtractor, Generator  # noqa: F401
+from c2fdan_tf.models import BlindMotifRemoval, CoarseNetwork, FaceFeatureExtractor, Generator  # noqa: F401
 
 
 class CheckpointError(ValueError):
@@ -58,18 +58,27 @@ def load_model(path, expected=None, what="checkpoint"):
     return model
 
 
-def load_generator(path, policy="float32"):
-    """A Generator from a `.keras` checkpoint, computing under the dtype `policy`
-    ("float32", "mixed_bfloat16" or "mixed_float16"), whatever it was trained in."""
+def _load_in_policy(path, cls, what, policy):
     from c2fdan_tf.precision import policy_scope
 
-    saved = load_model(path, Generator, "generator checkpoint")
+    saved = load_model(path, cls, what)
     if saved.dtype_policy.name == policy:
         return saved
     with policy_scope(policy):
-        generator = Generator(**{k: v for k, v in saved.get_config().items() if k not in ("name", "trainable")})
-    generator.set_weights(saved.get_weights())
-    return generator
+        model = cls(**{k: v for k, v in saved.get_config().items() if k not in ("name", "trainable")})
+    model.set_weights(saved.get_weights())
+    return model
+
+
+def load_generator(path, policy="float32"):
+    """A Generator from a `.keras` checkpoint, computing under the dtype `policy`
+    ("float32", "mixed_bfloat16" or "mixed_float16"), whatever it was trained in."""
+    return _load_in_policy(path, Generator, "generator checkpoint", policy)
+
+
+def load_motif_removal(path, policy="float32"):
+    """The BVMR baseline (`BlindMotifRemoval`, train.py --stage=bvmr) from a `.keras` checkpoint."""
+    return _load_in_policy(path, BlindMotifRemoval, "BVMR checkpoint", policy)
 
 
 def load_coarse_weights(generator, path):

@@ -70,33 +70,36 @@ class SaveBestAndLast(keras.callbacks.Callback):
             self.record_path.write_text(json.dumps(record))
 
 
-def completion_grid(generator_outputs, batch, coarse_only=False):
-    """uint8 rows of (occluded | predicted mask | coarse | final | ground truth)."""
-    occluded = batch["occluded"].numpy()
-    mask = np.repeat(generator_outputs["mask"].numpy(), 3, axis=-1)
-    coarse = generator_outputs["coarse_completed"].numpy()
-    final = coarse if coarse_only else generator_outputs["completed"].numpy()
-    truth = batch["ground_truth"].numpy()
-    rows = np.concatenate([occluded, mask, coarse, final, truth], axis=2)
+GENERATOR_COLUMNS = ("mask", "coarse_completed", "completed")  # occluded | mask | coarse | final | truth
+
+
+def completion_grid(outputs, batch, columns=GENERATOR_COLUMNS):
+    """uint8 rows of (occluded | the `columns` of the network's outputs | ground truth);
+    one-channel outputs (the mask) are shown in grey."""
+    def rgb(x):
+        x = np.asarray(x)
+        return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+    parts = [batch["occluded"].numpy()] + [rgb(outputs[key]) for key in columns] + [batch["ground_truth"].numpy()]
+    rows = np.concatenate(parts, axis=2)
     return np.round(np.clip(np.concatenate(list(rows), axis=0), 0, 1) * 255).astype(np.uint8)
 
 
 class CompletionSamples(keras.callbacks.Callback):
-    """Every epoch, completes a fixed batch with the Generator and writes the grid
-    as a PNG (and as a TensorBoard image when TensorBoard is installed). In the
-    coarse stage (`coarse_only`) the "final" column repeats the coarse result."""
+    """Every epoch, runs `network` on a fixed batch and writes the grid of `completion_grid`
+    as a PNG (and as a TensorBoard image when TensorBoard is installed). The coarse stage
+    shows its coarse result in both the coarse and the final column."""
 
-    def __init__(self, generator, batch, directory, log_dir=None, coarse_only=False):
+    def __init__(self, network, batch, directory, log_dir=None, columns=GENERATOR_COLUMNS):
         super().__init__()
-        self.generator, self.batch = generator, batch
+        self.network, self.batch, self.columns = network, batch, tuple(columns)
         self.directory = Path(directory)
         self.log_dir = log_dir if log_dir and tensorboard_available() else None
-        self.coarse_only = coarse_only
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs = self.generator(self.batch["occluded"], training=False)
-        grid = completion_grid(outputs, self.batch, self.coarse_only)
+        outputs = self.network(self.batch["occluded"], training=False)
+        grid = completion_grid(outputs, self.batch, self.columns)
         self.directory.mkdir(parents=True, exist_ok=True)
         Image.fromarray(grid).save(self.directory / f"epoch_{epoch + 1:03d}.png")
         if self.log_dir is not None:
@@ -105,5 +108,5 @@ class CompletionSamples(keras.callbacks.Callback):
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
             with self._writer.as_default():
-                tf.summary.image("occluded|mask|coarse|final|truth", grid[None], step=epoch + 1)
+                tf.summary.image("|".join(("occluded",) + self.columns + ("truth",)), grid[None], step=epoch + 1)
             self._writer.flush()

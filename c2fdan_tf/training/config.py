@@ -18,7 +18,10 @@ from pathlib import Path
 
 from c2fdan_tf.losses import LossWeights
 
-STAGE_NAMES = ("extractor", "coarse", "full")
+# The paper's three stages, then Table I's baselines: BVMR and ResNet-50-occ (the extractor
+# trained with occlusion augmentation).
+STAGE_NAMES = ("extractor", "coarse", "full", "bvmr", "extractor_occ")
+EXTRACTOR_STAGES = ("extractor", "extractor_occ")
 
 
 @dataclasses.dataclass
@@ -34,6 +37,7 @@ class ModelConfig:
     # The network of the identity losses (Eq. 8-10): "project" (the extractor stage's) or
     # "face_api" (face-api.js' pretrained recognizer; no extractor stage needed).
     identity_network: str = "project"
+    bvmr_width: int = 32  # BVMR's first encoder channels (its code's start_filters: 20.5 M parameters)
 
 
 @dataclasses.dataclass
@@ -43,6 +47,9 @@ class DataConfig:
     synth_images_per_identity: int = 24
     synth_eval_identities: int = 200
     holdout_every: int = 8  # every 8th image of an identity is held out for validation
+    # Stage extractor_occ (ResNet-50-occ): the share of its training faces occluded by the
+    # training occlusion synthesis (not given in the paper; half keeps clean faces well recognized).
+    occlusion_augmentation: float = 0.5
     seed: int = 0
 
 
@@ -88,6 +95,12 @@ class StageSchedules:
     full: Schedule = dataclasses.field(default_factory=lambda: Schedule(
         epochs=5, learning_rate=1e-4, pretrained_learning_rate=5e-5, discriminator_learning_rate=1e-4,
         learning_rate_decay=0.1, beta_1=0.5))
+    # BVMR's code: Adam at 1e-3, batch 32; one pass over the data, as the coarse stage.
+    bvmr: Schedule = dataclasses.field(default_factory=lambda: Schedule(epochs=1, learning_rate=1e-3,
+                                                                        batch_size=32))
+    # ResNet-50-occ: "another ResNet-50" (Sec. IV-B), the extractor's schedule.
+    extractor_occ: Schedule = dataclasses.field(default_factory=lambda: Schedule(epochs=20, learning_rate=1e-3,
+                                                                                 batch_size=64))
 
 
 @dataclasses.dataclass
@@ -163,8 +176,10 @@ def _small():
     (`exclude_partially_masked_keys`) changed nothing measurable (29.50 dB, SSIM 0.9276,
     IoU 0.829 with and without, 8,640 evaluation faces, same seed)."""
     return TrainConfig(
+        # BVMR at width 8 has 1.29 M parameters, 5x the width-16 coarse network, as in the paper
+        # (20.5 M vs 4.1 M).
         model=ModelConfig(width=16, discriminator_width=16, extractor_architecture="resnet_v2_small",
-                          extractor_width=16),
+                          extractor_width=16, bvmr_width=8),
         data=DataConfig(synth_identities=200, synth_images_per_identity=16, synth_eval_identities=60),
         losses=StageLosses(
             coarse=dataclasses.replace(LossWeights.coarse_stage(), mask=10.0),
@@ -172,6 +187,8 @@ def _small():
         ),
         schedule=StageSchedules(
             extractor=Schedule(epochs=12, learning_rate=2e-3, batch_size=32, validation_steps=8),
+            extractor_occ=Schedule(epochs=12, learning_rate=2e-3, batch_size=32, validation_steps=8),
+            bvmr=Schedule(epochs=3, learning_rate=1e-3, steps_per_epoch=300, validation_steps=8),
             coarse=Schedule(epochs=6, learning_rate=1e-3, steps_per_epoch=300, validation_steps=8),
             full=Schedule(epochs=3, learning_rate=2e-4, steps_per_epoch=300, validation_steps=8,
                           pretrained_learning_rate=1e-4, discriminator_learning_rate=2e-4,
@@ -188,11 +205,13 @@ def _tiny():
     paper = StageSchedules()
     return TrainConfig(
         model=ModelConfig(width=4, discriminator_width=4, extractor_architecture="resnet_v2_small",
-                          extractor_width=4),
+                          extractor_width=4, bvmr_width=2),
         runtime=RuntimeConfig(precision="float32"),  # smoke runs compute alike on every machine
         data=DataConfig(synth_identities=6, synth_images_per_identity=8, synth_eval_identities=4),
         schedule=StageSchedules(
             extractor=dataclasses.replace(short(learning_rate=paper.extractor.learning_rate), batch_size=4),
+            extractor_occ=dataclasses.replace(short(learning_rate=paper.extractor.learning_rate), batch_size=4),
+            bvmr=short(learning_rate=paper.bvmr.learning_rate),
             coarse=short(learning_rate=paper.coarse.learning_rate),
             full=dataclasses.replace(paper.full, epochs=1, batch_size=2, steps_per_epoch=3, validation_steps=1),
         ),
@@ -224,6 +243,8 @@ FLAG_FIELDS = {
     "cross_attention_mode": "model.cross_attention_mode",
     "exclude_partially_masked_keys": "model.exclude_partially_masked_keys",
     "identity_network": "model.identity_network",
+    "bvmr_width": "model.bvmr_width",
+    "occlusion_augmentation": "data.occlusion_augmentation",
     "strategy": "runtime.strategy",
     "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",
@@ -258,7 +279,8 @@ def resolve_config(preset_name, stage, overrides):
     """The preset with flag overrides ({flag name: value}; None = not given) for `stage`.
 
     Schedule flags (epochs, learning rates, batch size, steps) and loss weights apply to
-    the stage being trained; loss weights are refused for the extractor stage, which has none."""
+    the stage being trained; loss weights are refused for the other stages (the extractors and
+    BVMR have their own fixed losses)."""
     _check_stage(stage)
     config = preset(preset_name)
     for flag, value in overrides.items():
@@ -267,8 +289,8 @@ def resolve_config(preset_name, stage, overrides):
         if flag not in FLAG_FIELDS:
             raise ValueError(f"Unknown override --{flag}.")
         path = FLAG_FIELDS[flag]
-        if path.startswith("losses.") and stage == "extractor":
-            raise ValueError(f"--{flag} is a loss weight of the coarse and full stages, not of the extractor stage.")
+        if path.startswith("losses.") and stage not in ("coarse", "full"):
+            raise ValueError(f"--{flag} is a loss weight of the coarse and full stages, not of the {stage} stage.")
         config = replace_path(config, path.replace("STAGE", stage), value)
     return config
 

@@ -1,4 +1,5 @@
-"""Stage "extractor": the face feature extractor, trained as an identity classifier
+"""Stages "extractor" and "extractor_occ" (Table I's ResNet-50-occ, the same network with
+occlusion augmentation): the face feature extractor, trained as an identity classifier
 (softmax cross-entropy), then measured on held-out images and unseen identities."""
 
 import math
@@ -7,6 +8,7 @@ import keras
 import numpy as np
 
 from c2fdan_tf.data.face_sources import HeldOutSplit
+from c2fdan_tf.data.occlusion import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import identity_dataset
 from c2fdan_tf.evaluation import recognition
 from c2fdan_tf.models.checkpoints import load_extractor
@@ -22,9 +24,15 @@ def check_finite(history, stage):
                 raise StageError(f"Stage {stage} diverged: {name} is {value} in epoch {epoch + 1}.")
 
 
-def train_extractor(config, directory, strategy, verbose, extra_callbacks=()):
-    """Trains into `directory` (a StageDirectory); returns (history, summary)."""
-    data, schedule = config.data, config.schedule.extractor
+def train_extractor(config, directory, strategy, verbose, extra_callbacks=(), stage="extractor", init_from=None):
+    """Trains into `directory` (a StageDirectory); returns (history, summary). Stage
+    "extractor_occ" (ResNet-50-occ) occludes `config.data.occlusion_augmentation` of its
+    training faces; from scratch as in the paper ("another ResNet-50"), or fine-tuning the
+    extractor checkpoint `init_from`."""
+    data, schedule = config.data, config.schedule_of(stage)
+    occlusion = {}
+    if stage == "extractor_occ":
+        occlusion = {"occlusions": OcclusionSynthesizer(), "occlusion_probability": data.occlusion_augmentation}
     source = open_split(data, "train")
     if source.num_identities < 2:
         raise StageError(
@@ -34,10 +42,12 @@ def train_extractor(config, directory, strategy, verbose, extra_callbacks=()):
     train = HeldOutSplit(source, data.holdout_every, validation=False)
     held_out = HeldOutSplit(source, data.holdout_every, validation=True)
     steps = steps_per_epoch(schedule, train)
-    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed)
+    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed, **occlusion)
     val_data = identity_dataset(held_out, schedule.batch_size, augment=False, repeat=False, shuffle_buffer=0)
     with strategy.scope():
         extractor = build_network("extractor", config.model, source.num_identities)
+        if stage == "extractor_occ":
+            _start_from(extractor, init_from)
         # Softmax cross-entropy on the logits; the wrapper shares the extractor's weights.
         images = keras.Input(extractor.input_shape[1:])
         classifier = keras.Model(images, extractor(images)["logits"], name="identity_classifier")
@@ -52,9 +62,19 @@ def train_extractor(config, directory, strategy, verbose, extra_callbacks=()):
                                 config.runtime.backup_every_steps) + list(extra_callbacks)
     history = classifier.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
                              callbacks=callbacks, verbose=verbose, shuffle=False)
-    check_finite(history.history, "extractor")
+    check_finite(history.history, stage)
     best = load_extractor(directory.path / "extractor_best.keras")
     return history.history, extractor_quality(config, best, train, held_out)
+
+
+def _start_from(extractor, path):
+    if path is None or str(path) == "none":
+        return
+    trained = load_extractor(path, require_features=True)
+    if [w.shape for w in trained.weights] != [w.shape for w in extractor.weights]:
+        raise StageError(f"--init_from extractor {path} has another architecture or number of identities than "
+                         "this run; train extractor_occ from scratch with --init_from=none.")
+    extractor.set_weights(trained.get_weights())
 
 
 def _faces_and_labels(source):

@@ -3,14 +3,12 @@ paper's losses through the `C2FDAN` training model."""
 
 import keras
 
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
-from c2fdan_tf.data.pipelines import training_dataset
 from c2fdan_tf.training.c2fdan import C2FDAN
-from c2fdan_tf.training.callbacks import CompletionSamples, stage_callbacks
+from c2fdan_tf.training.callbacks import GENERATOR_COLUMNS, CompletionSamples, stage_callbacks
 from c2fdan_tf.training.extractor_stage import check_finite
 from c2fdan_tf.training.networks import stage_networks
 from c2fdan_tf.training.stage import GeneratorStage
-from c2fdan_tf.training.stage_data import StageError, steps_per_epoch, training_and_validation
+from c2fdan_tf.training.stage_data import StageError, occluded_batches
 from c2fdan_tf.training.workdir import best_checkpoint
 
 
@@ -49,17 +47,8 @@ def train_generator(config, stage_name, directory, strategy, init_from, extracto
                     extra_callbacks=()):
     """Trains stage `stage_name` into `directory` (a StageDirectory); returns (history, summary)."""
     stage = GeneratorStage(stage_name, config.losses_of(stage_name))
-    schedule, data = config.schedule_of(stage_name), config.data
-    train_source, val_source = training_and_validation(data)
-    steps = steps_per_epoch(schedule, train_source)
-    synthesizer = OcclusionSynthesizer()
-    start_batch = directory.resume_epoch() * steps
-    train_data = training_dataset(train_source, synthesizer, schedule.batch_size, data.seed, start_batch=start_batch)
-    # A fixed validation set: one shuffle (mixing identities), the same every epoch.
-    val_data = training_dataset(
-        val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
-    ).take(schedule.validation_steps)
-    sample_batch = next(iter(val_data))
+    schedule = config.schedule_of(stage_name)
+    train_data, val_data, sample_batch, steps = occluded_batches(config.data, schedule, directory.resume_epoch())
     coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path,
                                                         config.model.identity_network)
 
@@ -77,8 +66,9 @@ def train_generator(config, stage_name, directory, strategy, init_from, extracto
         )
         model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
     callbacks = stage_callbacks(directory.path, generator, "generator", "val_psnr", config.runtime.backup_every_steps)
+    columns = GENERATOR_COLUMNS if stage.trains_fine_network else ("mask", "coarse_completed", "coarse_completed")
     callbacks.append(CompletionSamples(generator, sample_batch, directory.path / "samples",
-                                       directory.path / "tensorboard", coarse_only=not stage.trains_fine_network))
+                                       directory.path / "tensorboard", columns))
     callbacks += list(extra_callbacks)
     history = model.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
                         callbacks=callbacks, verbose=verbose, shuffle=False)

@@ -1,8 +1,8 @@
 """The network factory: builds the networks a stage needs from the model config."""
 
-from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator
+from c2fdan_tf.models import BlindMotifRemoval, Discriminators, FaceFeatureExtractor, Generator
 
-NETWORK_NAMES = ("generator", "discriminators", "extractor")
+NETWORK_NAMES = ("generator", "discriminators", "extractor", "bvmr")
 
 
 def build_network(name, model, num_identities=None):
@@ -11,6 +11,8 @@ def build_network(name, model, num_identities=None):
     if name == "generator":
         return Generator(model.width, model.attention, model.cross_attention_mode,
                          model.exclude_partially_masked_keys)
+    if name == "bvmr":
+        return BlindMotifRemoval(model.bvmr_width)
     if name == "discriminators":
         return Discriminators(model.discriminator_width)
     if name == "extractor":

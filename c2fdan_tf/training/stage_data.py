@@ -1,6 +1,8 @@
 """The faces a stage trains and validates on, from the data config."""
 
 from c2fdan_tf.data.face_sources import HeldOutSplit, open_face_source
+from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.pipelines import training_dataset
 
 
 class StageError(ValueError):
@@ -40,3 +42,19 @@ def steps_per_epoch(schedule, source):
     if steps == 0:
         raise StageError(f"{source.name} has {size} faces, fewer than one batch of {schedule.batch_size}.")
     return steps
+
+
+def occluded_batches(data, schedule, resume_epoch=0):
+    """(training batches, the fixed validation batches, one validation batch for sample
+    grids, steps per epoch) of occluded faces for the stages that learn to complete them.
+    A run resumed after `resume_epoch` epochs continues the occlusion numbering."""
+    train_source, val_source = training_and_validation(data)
+    steps = steps_per_epoch(schedule, train_source)
+    synthesizer = OcclusionSynthesizer()
+    train_data = training_dataset(train_source, synthesizer, schedule.batch_size, data.seed,
+                                  start_batch=resume_epoch * steps)
+    # A fixed validation set: one shuffle (mixing identities), the same every epoch.
+    val_data = training_dataset(
+        val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
+    ).take(schedule.validation_steps)
+    return train_data, val_data, next(iter(val_data)), steps

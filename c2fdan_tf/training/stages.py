@@ -10,9 +10,10 @@ import time
 import keras
 
 from c2fdan_tf.precision import policy_scope, resolve_precision
-from c2fdan_tf.training.config import STAGE_NAMES, replace_path
+from c2fdan_tf.training.config import EXTRACTOR_STAGES, STAGE_NAMES, replace_path
 from c2fdan_tf.training.extractor_stage import train_extractor
 from c2fdan_tf.training.generator_stage import train_generator
+from c2fdan_tf.training.motif_removal_stage import train_motif_removal
 from c2fdan_tf.training.runtime import make_strategy
 from c2fdan_tf.training.stage_data import StageError
 from c2fdan_tf.training.workdir import StageDirectory, StageResult
@@ -43,8 +44,10 @@ def run_stage(config, stage, workdir, init_from=None, extractor_path=None, resta
     start = time.time()
     keras.utils.set_random_seed(config.data.seed)  # the networks' initialisation follows --seed too
     with policy_scope(policy):
-        if stage == "extractor":
-            _, summary = train_extractor(config, directory, strategy, verbose, extra_callbacks)
+        if stage in EXTRACTOR_STAGES:
+            _, summary = train_extractor(config, directory, strategy, verbose, extra_callbacks, stage, init_from)
+        elif stage == "bvmr":
+            _, summary = train_motif_removal(config, directory, strategy, verbose, extra_callbacks)
         else:
             _, summary = train_generator(config, stage, directory, strategy, init_from, extractor_path, verbose,
                                          extra_callbacks)
