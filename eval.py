@@ -7,8 +7,10 @@ Reconstruction (PSNR, SSIM, mask IoU/F1, identity similarity), MegaFace-style
 identification (TPIR at ranks 1-10 against D distractors, the released benchmark's
 protocol: the occluded image in the gallery, the probe clean) and LFW-style
 verification (10 folds, both images occluded alike), for every form x size x
-position, comparing non-occluded, occluded, the stage-1 coarse network, C2FDAN
-(coarse and final) and OpenCV Telea inpainting with the true and the predicted mask.
+position, comparing non-occluded, occluded, BVMR, ResNet-50-occ (recognition only), the
+stage-1 coarse network, C2FDAN (coarse and final) and OpenCV Telea inpainting with the
+true and the predicted mask. The baselines' checkpoints are found in the checkpoint's work
+directory (bvmr/, extractor_occ/, coarse/) or given by flags.
 Writes report.json, report.md, plots and an example grid into --out.
 
 Ablation (Table I): several comma-separated checkpoints are evaluated on the same
@@ -31,6 +33,12 @@ _RECOGNIZER = flags.DEFINE_enum("recognizer", "project", ["project", "face_api"]
 _COARSE_CHECKPOINT = flags.DEFINE_string(
     "coarse_checkpoint", None, "The coarse stage's checkpoint, Table I's 'coarse network (stage 1)' row "
     "(default: coarse/generator_best.keras beside the first checkpoint's stage folder, if there is one).")
+_BVMR_CHECKPOINT = flags.DEFINE_string(
+    "bvmr_checkpoint", None, "The BVMR baseline (train.py --stage=bvmr; default: bvmr/bvmr_best.keras beside "
+    "the first checkpoint's stage folder, if there is one).")
+_EXTRACTOR_OCC = flags.DEFINE_string(
+    "extractor_occ", None, "ResNet-50-occ, the recognizer of its row (train.py --stage=extractor_occ; default: "
+    "extractor_occ/extractor_best.keras beside the first checkpoint's stage folder, if there is one).")
 _LANDMARKS = flags.DEFINE_bool("landmarks", True, "Reconstruction: the landmark error of Fig. 8, by face-api.js' "
                                 "68-point net (README, 'Pretrained face models').")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
@@ -93,15 +101,31 @@ def check_protocol_inputs(benchmark, protocols):
                          "--protocol=reconstruction,identification.")
 
 
-def stage1_checkpoint(first_checkpoint):
-    """--coarse_checkpoint, or the work directory's coarse stage checkpoint, or None."""
+# method -> (its flag, the stage that trains its network, that stage's checkpoint file)
+BASELINE_CHECKPOINTS = {
+    "coarse_stage1": (_COARSE_CHECKPOINT, "coarse", "generator_best.keras"),
+    "bvmr": (_BVMR_CHECKPOINT, "bvmr", "bvmr_best.keras"),
+    "resnet50_occ": (_EXTRACTOR_OCC, "extractor_occ", "extractor_best.keras"),
+}
+
+
+def baseline_checkpoint(method, first_checkpoint, requested):
+    """The checkpoint of a baseline row: its flag, or the work directory's stage checkpoint,
+    or None (the row is left out) -- a ValueError naming the stage to train when the row was
+    asked for by --methods."""
     from pathlib import Path
 
-    if _COARSE_CHECKPOINT.value:
-        return _COARSE_CHECKPOINT.value
+    flag, stage, filename = BASELINE_CHECKPOINTS[method]
+    if flag.value:
+        return flag.value
     stage_dir = Path(first_checkpoint).resolve().parent
-    found = stage_dir.parent / "coarse" / "generator_best.keras"
-    return str(found) if stage_dir.name != "coarse" and found.exists() else None
+    found = stage_dir.parent / stage / filename
+    if stage_dir.name != stage and found.exists():
+        return str(found)
+    if requested:
+        raise ValueError(f"the {method} row needs a checkpoint of train.py --stage={stage} in the checkpoint's work "
+                         f"directory ({found} does not exist), or --{flag.name}=PATH.")
+    return None
 
 
 def checkpoint_name(path):
@@ -139,7 +163,13 @@ def main(argv):
     from c2fdan_tf.evaluation.methods import METHODS, check_methods, needing_generator
     from c2fdan_tf.evaluation.report import ablation_table, markdown_table, write_report
     from c2fdan_tf.evaluation.runner import PROTOCOLS, evaluate
-    from c2fdan_tf.models.checkpoints import CheckpointError, file_sha256, load_generator
+    from c2fdan_tf.models.checkpoints import (
+        CheckpointError,
+        file_sha256,
+        load_extractor,
+        load_generator,
+        load_motif_removal,
+    )
     from c2fdan_tf.models.recognizers import load_recognizer
     from c2fdan_tf.precision import resolve_precision
 
@@ -153,9 +183,15 @@ def main(argv):
         policy, reason = resolve_precision(_PRECISION.value)
         print(f"precision: {policy} ({reason})")
         generators = [load_generator(path, policy) for path in checkpoints]  # fail early on any bad one
-        stage1_path = stage1_checkpoint(checkpoints[0])
+        baselines = {method: baseline_checkpoint(method, checkpoints[0], bool(_METHODS.value) and method in methods)
+                     for method in BASELINE_CHECKPOINTS if method in methods}
+        for method, (flag, stage, _) in BASELINE_CHECKPOINTS.items():
+            if method in baselines:
+                print(f"{method} row: {baselines[method] or f'left out: no {stage} stage checkpoint (--{flag.name})'}")
+        stage1_path, bvmr_path, occ_path = (baselines.get(m) for m in BASELINE_CHECKPOINTS)
         coarse_stage1 = load_generator(stage1_path, policy) if stage1_path else None
-        print(f"coarse network (stage 1) row: {stage1_path or 'no coarse stage checkpoint (--coarse_checkpoint)'}")
+        bvmr = load_motif_removal(bvmr_path, policy) if bvmr_path else None
+        extractor_occ = load_extractor(occ_path) if occ_path else None
         needs_recognizer = set(_PROTOCOL.value) & {"identification", "verification"}
         extractor, recognizer = None, {"name": None, "description": "none"}
         if needs_recognizer or _EXTRACTOR.value or _RECOGNIZER.value != "project":
@@ -174,13 +210,14 @@ def main(argv):
             # The baselines do not depend on the checkpoint: evaluate them once.
             run_methods = methods if i == 0 else needing_generator(methods)
             report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
-                              landmarker=landmarker, coarse_stage1=coarse_stage1)
+                              landmarker=landmarker, coarse_stage1=coarse_stage1, bvmr=bvmr,
+                              occlusion_robust_extractor=extractor_occ)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},
                 "recognizer": recognizer,
-                "coarse_stage1": {"path": stage1_path,
-                                  "sha256": file_sha256(stage1_path) if stage1_path else None},
+                "baselines": {method: {"path": path, "sha256": file_sha256(path) if path else None}
+                              for method, path in baselines.items()},
                 "benchmark": benchmark.describe(),
                 "protocols": list(_PROTOCOL.value),
                 "precision": policy,

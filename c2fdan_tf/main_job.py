@@ -3,8 +3,8 @@
 Stages, each skipped when its result is already in the work directory (so a
 re-run resumes an interrupted stage and reuses finished ones):
 
-1. the face feature extractor, the coarse stage and the full GAN stage (train.py's
-   stages, `training.stages.run_stage`);
+1. the face feature extractor, the coarse stage and the full GAN stage, then Table I's
+   baselines BVMR and ResNet-50-occ (train.py's stages, `training.stages.run_stage`);
 2. evaluation against the baselines on held-out synthetic identities
    (report.md, report.json, plots, examples.png, completions.png), the identity metrics
    by the project's extractor; then identification and verification again by face-api.js'
@@ -24,15 +24,15 @@ from PIL import Image
 from c2fdan_tf.console import fit_verbosity
 from c2fdan_tf.data.benchmark_occlusions import middle_size_conditions
 from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
-from c2fdan_tf.evaluation.methods import METHODS
+from c2fdan_tf.evaluation.methods import LABELS, METHODS
 from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_report
 from c2fdan_tf.evaluation.runner import evaluate
 from c2fdan_tf.export.calibration import occluded_faces
 from c2fdan_tf.export.exporter import FORMATS, export_artifacts
-from c2fdan_tf.models.checkpoints import file_sha256, load_generator
+from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_generator, load_motif_removal
 from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
-from c2fdan_tf.training.config import STAGE_NAMES
+from c2fdan_tf.training.config import STAGE_NAMES, replace_path
 from c2fdan_tf.training.stages import run_stage
 
 COMPLETION_COLUMNS = ("occluded", "predicted_mask", "c2fdan_coarse", "c2fdan", "truth")
@@ -50,8 +50,8 @@ def _log_step(log, text):
     log(f"\n=== {text} ===")
 
 
-def _fresh(path, checkpoint_sha, key):
-    """True when `path` (a JSON file) was made from this very checkpoint."""
+def _fresh(path, expected, key):
+    """True when `path` (a JSON file) holds `expected` under `key`: made from these very checkpoints."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -59,13 +59,20 @@ def _fresh(path, checkpoint_sha, key):
     node = data
     for part in key:
         node = node.get(part, {}) if isinstance(node, dict) else {}
-    return node == checkpoint_sha
+    return node == expected
+
+
+# Cut from the demo only: ResNet-50-occ fine-tunes the demo's extractor for at most 4 epochs
+# at half the rate instead of training "another ResNet-50" from scratch (the small preset's
+# 12 epochs), to keep `make demo` within 30 minutes.
+DEMO_EXTRACTOR_OCC_EPOCHS = 4
+TABLE_I_ORDER = ("occluded", "bvmr", "coarse_stage1", "c2fdan")  # Table I, from worst to best
 
 
 def quality_targets(summary):
     """The main job's targets on the synthetic benchmark, from the report summary: its own,
-    and the paper's ordering of Table I and Fig. 8 (occluded < coarse network (stage 1) <
-    C2FDAN; C2FDAN's landmark error below the occluded input's)."""
+    and the paper's ordering of Table I and Fig. 8 (occluded < BVMR < coarse network
+    (stage 1) < C2FDAN; C2FDAN's landmark error below the occluded input's)."""
     final, coarse = summary["c2fdan"], summary["c2fdan_coarse"]
     occluded, telea = summary["occluded"], summary["telea_predicted_mask"]
     average = lambda entry, metric: entry[metric]["average"]  # noqa: E731
@@ -78,16 +85,51 @@ def quality_targets(summary):
         "fine psnr >= coarse psnr": (psnr(final) - psnr(coarse), psnr(final) >= psnr(coarse)),
         "fine ssim >= coarse ssim": (ssim(final) - ssim(coarse), ssim(final) >= ssim(coarse)),
     }
-    stage1 = summary.get("coarse_stage1")
-    if stage1:
-        for metric, label in (("psnr", "psnr"), ("ssim", "ssim"), ("tpir_rank1", "TPIR@1")):
-            if all(metric in entry for entry in (occluded, stage1, final)):
-                low, middle, high = (average(entry, metric) for entry in (occluded, stage1, final))
-                checks[f"{label}: occluded < coarse (stage 1) < C2FDAN"] = (high - middle, low < middle < high)
+    order = [method for method in TABLE_I_ORDER if method in summary]
+    name = " < ".join(LABELS[method] for method in order)
+    for metric, label in (("psnr", "psnr"), ("ssim", "ssim"), ("tpir_rank1", "TPIR@1")):
+        if len(order) > 2 and all(metric in summary[method] for method in order):
+            values = [average(summary[method], metric) for method in order]
+            # The value: the smallest step of the chain (negative where the order breaks).
+            steps = [b - a for a, b in zip(values, values[1:])]
+            checks[f"{label}: {name}"] = (min(steps), all(step > 0 for step in steps))
     if all("landmark_nme" in entry for entry in (occluded, final)):
         gain = average(occluded, "landmark_nme") - average(final, "landmark_nme")
         checks["landmark error: C2FDAN < occluded"] = (gain, gain > 0)
     return {name: {"value": float(value), "met": bool(met)} for name, (value, met) in checks.items()}
+
+
+def _evaluate(config, evaluation, generator, checkpoint, sha, extractor_path, baseline_paths, baselines, workdir,
+              log):
+    """Evaluates against every baseline, by the project's extractor and face-api.js'
+    recognizer; writes both reports and completions.png; returns {recognizer: summary}."""
+    benchmark = synthetic_benchmark(
+        config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
+        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed)
+    recognizer, description = load_recognizer("project", extractor_path)
+    face_api, face_api_description = load_recognizer("face_api")
+    log(f"identity metrics by {description['description']} and by {face_api_description['description']}")
+    report = evaluate(generator, recognizer, benchmark, landmarker=load_face_api_landmarks(),
+                      coarse_stage1=load_generator(baseline_paths["coarse_stage1"]),
+                      bvmr=load_motif_removal(baseline_paths["bvmr"]),
+                      occlusion_robust_extractor=load_extractor(baseline_paths["resnet50_occ"]),
+                      other_recognizers={"face_api": face_api})
+    metadata = {
+        "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator.get_config()},
+        "recognizer": description,
+        "baselines": baselines,
+        "benchmark": benchmark.describe(),
+        "protocols": ["reconstruction", "identification", "verification"],
+        "command": "make demo",
+    }
+    face_api_report = {**report.pop("by_recognizer")["face_api"], "examples": []}
+    write_report(report, list(METHODS), workdir, metadata)
+    write_report(face_api_report, list(METHODS), workdir / "face_api",
+                 {**metadata, "recognizer": face_api_description, "protocols": ["identification", "verification"]})
+    middle = {c.name for c in middle_size_conditions()}
+    rows = [r for r in report["examples"] if r["condition"] in middle]
+    Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
+    return {"project": report["summary"], "face_api": face_api_report["summary"]}
 
 
 def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, log=print):
@@ -104,53 +146,40 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     for stage in STAGE_NAMES:
         _log_step(log, f"training: {stage}")
         t = time.time()
-        result = run_stage(config, stage, workdir, verbose=fit_verbosity(), log=log)
+        stage_config, init_from = config, None
+        if stage == "extractor_occ":
+            schedule = config.schedule.extractor_occ
+            stage_config = replace_path(config, "schedule.extractor_occ", dataclasses.replace(
+                schedule, epochs=min(schedule.epochs, DEMO_EXTRACTOR_OCC_EPOCHS), learning_rate=schedule.learning_rate / 2))
+            init_from = workdir / "extractor" / "extractor_best.keras"
+        result = run_stage(stage_config, stage, workdir, init_from=init_from, verbose=fit_verbosity(), log=log)
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 
     checkpoint = workdir / "full" / "generator_best.keras"
     extractor_path = workdir / "extractor" / "extractor_best.keras"
-    stage1_checkpoint = workdir / "coarse" / "generator_best.keras"  # Table I's coarse row
+    # Table I's baseline rows: the coarse network (stage 1), BVMR and ResNet-50-occ.
+    baseline_paths = {"coarse_stage1": workdir / "coarse" / "generator_best.keras",
+                      "bvmr": workdir / "bvmr" / "bvmr_best.keras",
+                      "resnet50_occ": workdir / "extractor_occ" / "extractor_best.keras"}
     sha = file_sha256(checkpoint)
     generator = functools.cache(lambda: load_generator(checkpoint))  # loaded only if a step needs it
 
     _log_step(log, "evaluation against the baselines")
     t = time.time()
-    stage1_generator = functools.cache(lambda: load_generator(stage1_checkpoint))  # shared by both passes
-    benchmark = functools.cache(lambda: synthetic_benchmark(
-        config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
-        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed))
-    summaries, computed = {}, False
-    for recognizer_name, out_dir, protocols in (
-            ("project", workdir, ["reconstruction", "identification", "verification"]),
-            ("face_api", workdir / "face_api", ["identification", "verification"])):
-        if _fresh(out_dir / "report.json", sha, ("metadata", "checkpoint", "sha256")):
-            log(f"evaluation of this checkpoint ({recognizer_name} recognizer) already done, reused")
-            summaries[recognizer_name] = json.loads((out_dir / "report.json").read_text())["summary"]
-            continue
-        computed = True
-        recognizer, description = load_recognizer(recognizer_name, extractor_path)
-        log(f"identity metrics by {description['description']}")
-        landmarker = load_face_api_landmarks() if "reconstruction" in protocols else None
-        report = evaluate(generator(), recognizer, benchmark(), protocols, landmarker=landmarker,
-                          coarse_stage1=stage1_generator())
-        metadata = {
-            "checkpoint": {"path": str(checkpoint), "sha256": sha, "config": generator().get_config()},
-            "recognizer": description,
-            "coarse_stage1": {"path": str(stage1_checkpoint), "sha256": file_sha256(stage1_checkpoint)},
-            "benchmark": benchmark().describe(),
-            "protocols": protocols,
-            "command": "make demo",
-        }
-        write_report(report, list(METHODS), out_dir, metadata)
-        if recognizer_name == "project":
-            middle = {c.name for c in middle_size_conditions()}
-            rows = [r for r in report["examples"] if r["condition"] in middle]
-            Image.fromarray(example_grid(rows, columns=COMPLETION_COLUMNS)).save(workdir / "completions.png")
-        summaries[recognizer_name] = report["summary"]
-    summary = summaries["project"]
-    if not computed:
+    baselines = {method: {"path": str(path), "sha256": file_sha256(path)} for method, path in baseline_paths.items()}
+    # One pass: every method's images are made once and embedded by both recognizers; the
+    # face-api.js recognizer's identification and verification go into face_api/.
+    reports = {"project": workdir / "report.json", "face_api": workdir / "face_api" / "report.json"}
+    if all(_fresh(path, sha, ("metadata", "checkpoint", "sha256")) and _fresh(path, baselines, ("metadata", "baselines"))
+           for path in reports.values()):
+        log("evaluation of this checkpoint already done, reused")
+        summaries = {name: json.loads(path.read_text())["summary"] for name, path in reports.items()}
         t -= earlier.get("evaluation", 0.0)
+    else:
+        summaries = _evaluate(config, evaluation, generator(), checkpoint, sha, extractor_path, baseline_paths,
+                              baselines, workdir, log)
+    summary = summaries["project"]
     timings["evaluation"] = time.time() - t
 
     _log_step(log, "export")

@@ -358,7 +358,7 @@ def test_coarse_stage1_row_comes_from_the_work_directorys_coarse_checkpoint(tmp_
                       f"--out={tmp_path / 'full_eval'}")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "full_eval" / "report.json").read_text())
-    assert report["metadata"]["coarse_stage1"]["path"] == str(work / "coarse" / "generator_best.keras")
+    assert report["metadata"]["baselines"]["coarse_stage1"]["path"] == str(work / "coarse" / "generator_best.keras")
     # The stage-1 row is what the coarse checkpoint itself gives as its coarse output.
     alone = run_eval(tmp_path, f"--checkpoint={work / 'coarse' / 'generator_best.keras'}", *small,
                      f"--out={tmp_path / 'coarse_eval'}")
@@ -371,3 +371,64 @@ def test_coarse_stage1_row_comes_from_the_work_directorys_coarse_checkpoint(tmp_
         assert stage1[condition]["mask_iou"] == pytest.approx(itself[condition]["mask_iou"], abs=1e-6)
     assert any(stage1[c]["psnr"] != pytest.approx(report["reconstruction"]["c2fdan_coarse"][c]["psnr"], abs=1e-3)
                for c in stage1)
+
+
+def test_bvmr_and_resnet50_occ_rows_come_from_the_work_directory(tmp_path, tiny_checkpoints):
+    import shutil
+
+    from c2fdan_tf.models import BlindMotifRemoval
+
+    work = tmp_path / "work"
+    for stage in ("full", "bvmr", "extractor_occ"):
+        (work / stage).mkdir(parents=True)
+    shutil.copy(tiny_checkpoints / "generator.keras", work / "full" / "generator_best.keras")
+    BlindMotifRemoval(width=2).save(work / "bvmr" / "bvmr_best.keras")
+    # ResNet-50-occ *is* the --extractor here: its row must then equal the occluded row's.
+    shutil.copy(tiny_checkpoints / "extractor.keras", work / "extractor_occ" / "extractor_best.keras")
+    common = [f"--checkpoint={work / 'full' / 'generator_best.keras'}", f"--extractor={tiny_checkpoints / 'extractor.keras'}",
+              "--nolandmarks", "--gallery_identities=3", "--images_per_identity=2", "--distractors=20",
+              "--verification_pairs=20"]
+    result = run_eval(tmp_path, *common, "--methods=occluded,bvmr,resnet50_occ", f"--out={tmp_path / 'eval'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["metadata"]["baselines"]["bvmr"]["path"] == str(work / "bvmr" / "bvmr_best.keras")
+    summary = report["summary"]
+    assert {"psnr", "ssim", "mask_iou", "tpir_rank1", "verification"} <= set(summary["bvmr"])
+    # Recognition only: no reconstruction metrics, and the same numbers as the occluded row's
+    # when its recognizer is the same network.
+    assert "resnet50_occ" not in report["reconstruction"]
+    assert report["identification"]["resnet50_occ"] == report["identification"]["occluded"]
+    assert report["verification"]["resnet50_occ"] == report["verification"]["occluded"]
+    table = (tmp_path / "eval" / "report.md").read_text()
+    assert "| BVMR |" in table and "| ResNet-50-occ |" in table
+    # A row asked for without its network names the stage that trains it.
+    (work / "bvmr" / "bvmr_best.keras").unlink()
+    assert_one_line_error(run_eval(tmp_path, *common, "--methods=occluded,bvmr", f"--out={tmp_path / 'no'}"),
+                          "the bvmr row needs a checkpoint of train.py --stage=bvmr", "--bvmr_checkpoint")
+    # By default it is left out, and said so.
+    result = run_eval(tmp_path, *common, "--protocol=reconstruction", f"--out={tmp_path / 'default'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "bvmr row: left out: no bvmr stage checkpoint (--bvmr_checkpoint)" in result.stdout
+    assert "bvmr" not in json.loads((tmp_path / "default" / "report.json").read_text())["summary"]
+
+
+def test_a_second_recognizer_in_the_same_pass_equals_its_own_evaluation():
+    from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
+    from c2fdan_tf.evaluation.runner import evaluate
+    from c2fdan_tf.models import FaceFeatureExtractor, Generator
+
+    keras.utils.set_random_seed(3)
+    generator = Generator(width=4)
+    first, second = (FaceFeatureExtractor(10, "resnet_v2_small", width=4) for _ in range(2))
+    benchmark = synthetic_benchmark(0, 3, 2, 20, 20, occlusion_seed=0)
+    methods = ["non_occluded", "occluded", "c2fdan"]
+    both = evaluate(generator, first, benchmark, methods=methods, progress=False,
+                    other_recognizers={"second": second})
+    alone = evaluate(generator, second, benchmark, methods=methods, progress=False)
+    for protocol in ("identification", "verification"):
+        assert both["by_recognizer"]["second"][protocol] == alone[protocol]
+    assert both["by_recognizer"]["second"]["summary"]["c2fdan"]["tpir_rank1"] == alone["summary"]["c2fdan"]["tpir_rank1"]
+    # ...and the first recognizer's numbers are its own, not the second's.
+    assert both["identification"] == evaluate(generator, first, benchmark, methods=methods,
+                                              progress=False)["identification"]
+    assert both["identification"] != alone["identification"]

@@ -22,35 +22,41 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
                  "examples.png", "completions.png", "targets.json", "export/manifest.json",
                  "export/c2fdan_fp32.tflite", "export/c2fdan.onnx", "face_api/report.md", "face_api/report.json"):
         assert (workdir / name).stat().st_size > 0, name
-    for stage in ("extractor", "coarse", "full"):
+    for stage in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert (workdir / stage / "done.json").exists()
     targets = json.loads((workdir / "targets.json").read_text())["targets"]
     targets_seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
-                                                         ("extractor", "coarse", "full", "evaluation", "export")))
+                                                         ("extractor", "coarse", "full", "bvmr", "extractor_occ",
+                                                          "evaluation", "export")))
+    chain = "occluded < BVMR < Coarse network (stage 1) < C2FDAN"
     assert set(targets) == {"mask_iou >= 0.75", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
-                            "fine psnr >= coarse psnr", "fine ssim >= coarse ssim",
-                            "psnr: occluded < coarse (stage 1) < C2FDAN", "ssim: occluded < coarse (stage 1) < C2FDAN",
-                            "TPIR@1: occluded < coarse (stage 1) < C2FDAN", "landmark error: C2FDAN < occluded"}
+                            "fine psnr >= coarse psnr", "fine ssim >= coarse ssim", f"psnr: {chain}",
+                            f"ssim: {chain}", f"TPIR@1: {chain}", "landmark error: C2FDAN < occluded"}
     assert first.stdout.count("| C2FDAN |") == 2  # identity metrics by both recognizers
+    # Every row of Table I: ResNet-50-occ with recognition columns only.
+    report = json.loads((workdir / "report.json").read_text())
+    for method in ("occluded", "bvmr", "coarse_stage1", "c2fdan", "telea_gt_mask", "telea_predicted_mask"):
+        assert {"tpir_rank1", "verification", "psnr", "ssim", "landmark_nme"} <= set(report["summary"][method])
+    assert {"tpir_rank1", "verification"} == set(report["summary"]["resnet50_occ"]) - {"distractors"}
+    assert "| ResNet-50-occ |" in first.stdout and "| BVMR |" in first.stdout
     face_api_report = json.loads((workdir / "face_api" / "report.json").read_text())
     assert face_api_report["metadata"]["recognizer"]["name"] == "face_api"
     assert "face-api.js' pretrained recognizer" in (workdir / "face_api" / "report.md").read_text()
     # Output to a file: one line per epoch (Keras verbose=2), no progress-bar fragments, no native logs.
     assert "━" not in first.stdout and "\x08" not in first.stdout
     epochs = [line for line in first.stdout.splitlines() if "/step" in line]
-    assert len(epochs) == 3, epochs  # the tiny preset: one epoch per stage
+    assert len(epochs) == 5, epochs  # the tiny preset: one epoch per stage (the demo's extractor_occ: 4)
     assert not [line for line in first.stderr.splitlines() if line.startswith(("I0000", "E0000", "W0000"))]
     second = run_demo(tmp_path, workdir)
     assert second.returncode == 0, second.stderr[-3000:]
-    for stage in ("extractor", "coarse", "full"):
+    for stage in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert f"stage {stage}: already finished, reused" in second.stdout
-    for recognizer in ("project", "face_api"):
-        assert f"evaluation of this checkpoint ({recognizer} recognizer) already done, reused" in second.stdout
+    assert "evaluation of this checkpoint already done, reused" in second.stdout
     assert "export of this checkpoint already done, reused" in second.stdout
     # A reused step keeps the time it took when it was computed.
     seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
-    for step in ("extractor", "coarse", "full"):
+    for step in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=1e-6)
     for step in ("evaluation", "export"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
@@ -78,7 +84,14 @@ def test_quality_targets_are_computed_from_the_summary():
     for name, nme in (("occluded", 0.09), ("c2fdan", 0.05)):
         summary[name]["landmark_nme"] = {"average": nme}
     targets = quality_targets(summary)
-    assert targets["psnr: occluded < coarse (stage 1) < C2FDAN"] == {"value": 4.0, "met": True}
-    assert not targets["ssim: occluded < coarse (stage 1) < C2FDAN"]["met"]  # 0.97 > 0.95
+    # The value is the chain's smallest step: 24.0 - 21.5.
+    assert targets["psnr: occluded < Coarse network (stage 1) < C2FDAN"] == {"value": 2.5, "met": True}
+    assert not targets["ssim: occluded < Coarse network (stage 1) < C2FDAN"]["met"]  # 0.97 > 0.95
+    assert targets["ssim: occluded < Coarse network (stage 1) < C2FDAN"]["value"] == pytest.approx(-0.02)
+    # With BVMR, Table I's whole chain: occluded < BVMR < coarse (stage 1) < C2FDAN.
+    summary["bvmr"] = entry(25.0, 0.93)
+    targets = quality_targets(summary)
+    chain = targets["psnr: occluded < BVMR < Coarse network (stage 1) < C2FDAN"]
+    assert chain == {"value": -1.0, "met": False}  # BVMR 25.0 above the stage-1 coarse network's 24.0
     assert targets["landmark error: C2FDAN < occluded"]["met"]
     assert targets["landmark error: C2FDAN < occluded"]["value"] == pytest.approx(0.04)

@@ -1,15 +1,20 @@
 """The methods compared side by side: what each one makes of an occluded face.
 
-Each `Method` says whether it needs the generator (runs the model under test), the
-coarse stage's checkpoint (Table I's "coarse network" row: stage 1 alone), and whether
-it is judged on its predicted mask; methods that do not need the model under test are
-evaluated once per benchmark, whatever the checkpoint.
+Each `Method` says whether it needs the generator (runs the model under test), which
+other trained network it runs ("stage1": the coarse stage's checkpoint, Table I's "coarse
+network" row; "bvmr": the BVMR baseline), which recognizer embeds its images for the
+identity metrics, whether it has reconstruction metrics at all, and whether it is judged
+on its predicted mask. Methods that do not need the model under test are evaluated once
+per benchmark, whatever the checkpoint.
 """
 
 import dataclasses
 
 import cv2
 import numpy as np
+
+DEFAULT_RECOGNIZER = "default"
+OCCLUSION_ROBUST = "occlusion_robust"  # ResNet-50-occ: the extractor trained with occlusion augmentation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,14 +23,20 @@ class Method:
     label: str
     needs_generator: bool = False  # its output depends on the checkpoint under test
     uses_predicted_mask: bool = False  # mask IoU/F1 of the prediction are reported with it
-    needs_stage1: bool = False  # runs the coarse stage's (stage 1) checkpoint
+    network: str = ""  # another trained network it runs: "stage1" or "bvmr"
+    recognizer: str = DEFAULT_RECOGNIZER  # the recognizer of its identity metrics
+    reconstructs: bool = True  # False: a recognition-only row (no PSNR, SSIM, landmarks)
 
 
 _REGISTRY = (
     Method("non_occluded", "non-occluded"),  # the clean face: recognition's upper bound
     Method("occluded", "occluded"),  # the occluded face as is
+    # Hertz et al. 2019, blind: its reconstruction blended by its own mask.
+    Method("bvmr", "BVMR", uses_predicted_mask=True, network="bvmr"),
+    # The occluded face as is, recognized by the extractor trained with occlusion augmentation.
+    Method("resnet50_occ", "ResNet-50-occ", recognizer=OCCLUSION_ROBUST, reconstructs=False),
     # Table I's coarse row: I_c,r of the stage-1 checkpoint, before the GAN stage.
-    Method("coarse_stage1", "Coarse network (stage 1)", uses_predicted_mask=True, needs_stage1=True),
+    Method("coarse_stage1", "Coarse network (stage 1)", uses_predicted_mask=True, network="stage1"),
     Method("c2fdan_coarse", "C2FDAN coarse (after stage 2)", needs_generator=True, uses_predicted_mask=True),  # I_c,r
     Method("c2fdan", "C2FDAN", needs_generator=True, uses_predicted_mask=True),  # I_f,r
     Method("telea_gt_mask", "Telea (true mask)"),  # classical inpainting given the true mask
@@ -49,8 +60,13 @@ def needing_generator(names):
     return [name for name in names if REGISTRY[name].needs_generator]
 
 
-def needing_stage1(names):
-    return [name for name in names if REGISTRY[name].needs_stage1]
+def needing_network(names, network):
+    """The methods among `names` that run the trained network `network` ("stage1", "bvmr")."""
+    return [name for name in names if REGISTRY[name].network == network]
+
+
+def needing_recognizer(names, recognizer):
+    return [name for name in names if REGISTRY[name].recognizer == recognizer]
 
 
 def telea(images, masks):
@@ -65,23 +81,31 @@ def telea(images, masks):
     return out
 
 
-def method_outputs(runner, occluded, mask_gt, ground_truth, methods=METHODS, stage1_runner=None):
+def method_outputs(runner, occluded, mask_gt, ground_truth, methods=METHODS, networks=None):
     """{method: images (N, 112, 112, 3) float32} and {method: its predicted mask (N, 112, 112, 1)}
     for the methods judged on one. `runner`: an inference runner of the model under test;
-    `stage1_runner`: one of the coarse stage's checkpoint (for "coarse_stage1")."""
+    `networks`: {"stage1": runner of the coarse stage's checkpoint, "bvmr": runner of the
+    BVMR baseline}, for the methods that need them."""
     check_methods(methods)
-    generated = runner(occluded) if needing_generator(methods) else None
-    stage1 = stage1_runner(occluded) if needing_stage1(methods) else None
+    networks = networks or {}
+    run = {"generator": runner(occluded) if needing_generator(methods) else None}
+    for network in ("stage1", "bvmr"):
+        if needing_network(methods, network):
+            if networks.get(network) is None:
+                raise ValueError(f"{', '.join(needing_network(methods, network))} need(s) the {network} network.")
+            run[network] = networks[network](occluded)
     produce = {
         "non_occluded": lambda: ground_truth,
         "occluded": lambda: occluded,
-        "coarse_stage1": lambda: stage1["coarse"],
-        "c2fdan": lambda: generated["completed"],
-        "c2fdan_coarse": lambda: generated["coarse"],
+        "bvmr": lambda: run["bvmr"]["completed"],
+        "resnet50_occ": lambda: occluded,
+        "coarse_stage1": lambda: run["stage1"]["coarse"],
+        "c2fdan": lambda: run["generator"]["completed"],
+        "c2fdan_coarse": lambda: run["generator"]["coarse"],
         "telea_gt_mask": lambda: telea(occluded, mask_gt),
-        "telea_predicted_mask": lambda: telea(occluded, generated["mask"]),
+        "telea_predicted_mask": lambda: telea(occluded, run["generator"]["mask"]),
     }
     outputs = {method: produce[method]() for method in methods}
-    masks = {method: (stage1 if REGISTRY[method].needs_stage1 else generated)["mask"]
+    masks = {method: run[REGISTRY[method].network or "generator"]["mask"]
              for method in methods if REGISTRY[method].uses_predicted_mask}
     return outputs, masks

@@ -62,6 +62,11 @@ def markdown_table(summary, methods, title=None):
                        "probe clean)")
     if ran("verification"):
         caption.append("10-fold verification accuracy, both images of a pair occluded alike")
+    if "resnet50_occ" in methods:
+        caption.append("ResNet-50-occ: the occluded faces as they are, recognized by the extractor trained with "
+                       "occlusion augmentation (recognition only)")
+    if "bvmr" in methods:
+        caption.append("BVMR: Hertz et al. 2019's blind motif removal, its reconstruction blended by its own mask")
     if ran("psnr"):
         caption.append("PSNR/SSIM of the whole 112×112 face against the ground truth")
     if ran("landmark_nme"):
@@ -211,7 +216,7 @@ def plot_reconstruction(report, methods, path):
 
 
 EXAMPLE_COLUMNS = (
-    ("occluded", "occluded"), ("predicted_mask", "predicted mask"), ("c2fdan_coarse", "coarse"),
+    ("occluded", "occluded"), ("predicted_mask", "predicted mask"), ("bvmr", "BVMR"), ("c2fdan_coarse", "coarse"),
     ("c2fdan", "final"), ("telea_predicted_mask", "Telea (pred.)"), ("truth", "ground truth"),
 )
 

@@ -11,14 +11,16 @@ from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
 from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, normalised_mean_error
 from c2fdan_tf.evaluation.methods import (
+    DEFAULT_RECOGNIZER,
     METHODS,
+    OCCLUSION_ROBUST,
     REGISTRY,
     check_methods,
     method_outputs,
     needing_generator,
-    needing_stage1,
+    needing_recognizer,
 )
-from c2fdan_tf.inference.runners import as_runner
+from c2fdan_tf.inference.runners import GeneratorRunner, MotifRemovalRunner, as_runner
 
 PROTOCOLS = ("reconstruction", "identification", "verification")
 CLEAN = "clean"  # the condition name of the non-occluded faces
@@ -36,7 +38,8 @@ def _distractor_counts(available, max_distractors):
 
 
 def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
-             max_rank=10, progress=True, landmarker=None, coarse_stage1=None):
+             max_rank=10, progress=True, landmarker=None, coarse_stage1=None, bvmr=None,
+             occlusion_robust_extractor=None, other_recognizers=None):
     """Every protocol for every method; returns the report dict (without metadata).
 
     generator: a Keras Generator, a model path in any exported form, or an inference
@@ -44,24 +47,44 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     landmarker: a 68-point landmark model (`models.face_api`); with it, reconstruction
     also reports each method's landmark NME against the clean face's landmarks (Fig. 8).
     coarse_stage1: the coarse stage's checkpoint (any form `generator` takes), for the
-    "coarse_stage1" method; without it that method is left out."""
+    "coarse_stage1" method; bvmr: the BVMR baseline (a `BlindMotifRemoval` or its runner),
+    for "bvmr"; occlusion_robust_extractor: ResNet-50-occ, the recognizer of the
+    "resnet50_occ" row. A method whose network is not given is left out.
+    other_recognizers: {name: recognizer}: the identification and verification protocols
+    again by each of them, on the same images (computed once), in report["by_recognizer"][name]
+    with its own "summary"."""
     protocols = set(protocols)
     unknown = protocols - set(PROTOCOLS)
     if unknown:
         raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
-    if protocols & {"identification", "verification"} and extractor is None:
+    recognition_protocols = protocols & {"identification", "verification"}
+    if recognition_protocols and extractor is None:
         raise ValueError("The identification and verification protocols need --extractor.")
     check_methods(methods)
-    if coarse_stage1 is None:
-        methods = [m for m in methods if not REGISTRY[m].needs_stage1]
+    networks = {"stage1": as_runner(coarse_stage1) if coarse_stage1 is not None else None,
+                "bvmr": _as_motif_removal_runner(bvmr)}
+    methods = [m for m in methods if not REGISTRY[m].network or networks[REGISTRY[m].network] is not None]
+    if not recognition_protocols or occlusion_robust_extractor is None:
+        methods = [m for m in methods if REGISTRY[m].recognizer != OCCLUSION_ROBUST]
     runner = as_runner(generator) if needing_generator(methods) else None
-    stage1_runner = as_runner(coarse_stage1) if needing_stage1(methods) else None
-    embed = recognition.Embedder(extractor) if extractor is not None else None
+    embedders = {}
+    if extractor is not None:
+        embedders[DEFAULT_RECOGNIZER] = recognition.Embedder(extractor)
+    if needing_recognizer(methods, OCCLUSION_ROBUST):
+        embedders[OCCLUSION_ROBUST] = recognition.Embedder(occlusion_robust_extractor)
+    others = list(other_recognizers or {}) if recognition_protocols else []
+    embedders.update({name: recognition.Embedder(other_recognizers[name]) for name in others})
+
+    def recognizers_of(method):  # the method's recognizer first, then the others' for the same images
+        recognizer = REGISTRY[method].recognizer
+        return [recognizer] + (others if recognizer == DEFAULT_RECOGNIZER else [])
+
     gallery = benchmark.gallery.astype(np.float32) / 255.0
     occluded_methods = [m for m in methods if m != "non_occluded"]
     report = {"reconstruction": {}, "identification": {}, "verification": {}, "examples": []}
-    versions = {}  # (method, condition) -> (embeddings of the gallery images so treated, their indices)
-    clean_embeddings = embed(gallery) if embed is not None else None
+    # (method, condition) -> (embeddings of the gallery images so treated, their indices), by recognizer
+    versions = {key: {} for key in embedders}
+    clean_embeddings = {key: embed(gallery) for key, embed in embedders.items()}
     landmarks_of = LandmarkPredictor(landmarker) if landmarker is not None and "reconstruction" in protocols else None
     clean_landmarks = landmarks_of(gallery) if landmarks_of is not None else None
 
@@ -69,13 +92,14 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     for occluded in conditions:
         name = occluded.condition.name
         truth = gallery[occluded.index]
-        outputs, masks = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods,
-                                        stage1_runner)
+        outputs, masks = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods, networks)
         for method, images in outputs.items():
-            embedded = embed(images) if embed is not None else None  # once, for both protocols
-            if "identification" in protocols:
-                versions[(method, name)] = (embedded, occluded.index)
-            if "reconstruction" not in protocols:
+            embedded = None
+            for key in recognizers_of(method) if embedders else []:
+                embeddings = embedders[key](images)  # once, for both protocols
+                versions[key][(method, name)] = (embeddings, occluded.index)
+                embedded = embedded if embedded is not None else embeddings
+            if "reconstruction" not in protocols or not REGISTRY[method].reconstructs:
                 continue
             entry = {
                 "psnr": _batched_mean(image_metrics.psnr, images, truth),
@@ -88,28 +112,49 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 entry["landmark_nme"] = float(np.mean(normalised_mean_error(
                     landmarks_of(images), clean_landmarks[occluded.index])))
             if embedded is not None:
-                entry["identity_cosine"] = float(np.mean(np.sum(embedded * clean_embeddings[occluded.index], axis=1)))
+                clean = clean_embeddings[REGISTRY[method].recognizer][occluded.index]
+                entry["identity_cosine"] = float(np.mean(np.sum(embedded * clean, axis=1)))
             report["reconstruction"].setdefault(method, {})[name] = entry
         # A different gallery face on each condition's row of the example grid.
         example_index = len(report["examples"]) * 7 % len(occluded.index)
         predicted = masks.get("c2fdan", next(iter(masks.values()), None))
-        report["examples"].append(_example_row(occluded, outputs, predicted, truth, example_index))
+        shown = {m: images for m, images in outputs.items() if REGISTRY[m].reconstructs}
+        report["examples"].append(_example_row(occluded, shown, predicted, truth, example_index))
 
+    results = {key: {"reconstruction": {}, "identification": {}, "verification": {}} for key in embedders}
     if "identification" in protocols:
-        if "non_occluded" in methods:
-            versions[("non_occluded", CLEAN)] = (clean_embeddings, np.arange(len(gallery)))
-        report["identification"] = _identification(
-            versions, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress)
+        for key, embed in embedders.items():
+            if "non_occluded" in methods and key != OCCLUSION_ROBUST:
+                versions[key][("non_occluded", CLEAN)] = (clean_embeddings[key], np.arange(len(gallery)))
+            results[key]["identification"] = _identification(
+                versions[key], clean_embeddings[key], benchmark, embed, max_distractors, max_rank, progress)
     if "verification" in protocols and benchmark.pairs is not None:
         whole_gallery = all(len(o.index) == len(benchmark.gallery) for o in benchmark.occluded)
         if benchmark.pairs.images is benchmark.gallery and whole_gallery and "identification" in protocols:
             # Pairs drawn from the gallery: its occluded and completed versions are the
             # pair images under each condition; reuse their embeddings.
-            report["verification"] = _verification_from_embeddings(versions, clean_embeddings, benchmark.pairs, methods)
+            for key in embedders:
+                results[key]["verification"] = _verification_from_embeddings(
+                    versions[key], clean_embeddings[key], benchmark.pairs,
+                    methods if key != OCCLUSION_ROBUST else [])
         else:
-            report["verification"] = _verification(runner, stage1_runner, embed, benchmark, methods, progress)
+            verification = _verification(runner, networks, embedders, recognizers_of, benchmark, methods, progress)
+            for key in embedders:
+                results[key]["verification"] = verification[key]
+    for key in (DEFAULT_RECOGNIZER, OCCLUSION_ROBUST):
+        for protocol in ("identification", "verification"):
+            report[protocol].update(results.get(key, {}).get(protocol, {}))
     report["summary"] = summarize(report, methods)
+    if others:
+        report["by_recognizer"] = {name: {**results[name], "summary": summarize(results[name], methods)}
+                                   for name in others}
     return report
+
+
+def _as_motif_removal_runner(bvmr):
+    if bvmr is None or isinstance(bvmr, GeneratorRunner):
+        return bvmr
+    return MotifRemovalRunner(bvmr)
 
 
 def _example_row(occluded, outputs, predicted, truth, index=0):
@@ -154,12 +199,14 @@ def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_di
     return results
 
 
-def _verification(runner, stage1_runner, embed, benchmark, methods, progress):
+def _verification(runner, networks, embedders, recognizers_of, benchmark, methods, progress):
+    """{recognizer: {method: {condition: accuracy}}} on the benchmark's own pairs."""
     pairs = benchmark.pairs
     images = pairs.images.astype(np.float32) / 255.0
-    results = {}
+    results = {key: {} for key in embedders}
     if "non_occluded" in methods:
-        results["non_occluded"] = {CLEAN: _pair_accuracy(embed(images), pairs)}
+        for key in recognizers_of("non_occluded"):
+            results[key]["non_occluded"] = {CLEAN: _pair_accuracy(embedders[key](images), pairs)}
     conditions = [o.condition for o in benchmark.occluded]
     occluded_methods = [m for m in methods if m != "non_occluded"]
     for condition in tqdm(conditions, desc="verification", unit="condition", disable=bars_disabled(progress)):
@@ -168,9 +215,11 @@ def _verification(runner, stage1_runner, embed, benchmark, methods, progress):
         [version] = synthesize_conditions(
             pairs.images, benchmark.occlusion_seed, [condition], id_offset=PAIR_ID_OFFSET
         )
-        outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods, stage1_runner)
+        outputs, _ = method_outputs(runner, version.occluded, version.mask, images, occluded_methods, networks)
         for method, completed in outputs.items():
-            results.setdefault(method, {})[condition.name] = _pair_accuracy(embed(completed), pairs)
+            for key in recognizers_of(method):
+                accuracy = _pair_accuracy(embedders[key](completed), pairs)
+                results[key].setdefault(method, {})[condition.name] = accuracy
     return results
 
 

@@ -33,6 +33,8 @@ class GeneratorRunner(abc.ABC):
     """Runs a generator over a batch of faces in chunks of `batch_size`."""
 
     batch_size = 32
+    returns = OUTPUT_NAMES  # the outputs __call__ returns, in this order
+    output_channels = {o.name: o.channels for o in OUTPUTS}
 
     @abc.abstractmethod
     def run_chunk(self, images):
@@ -44,8 +46,8 @@ class GeneratorRunner(abc.ABC):
             raise ValueError(f"Expected faces of shape (N, 112, 112, 3), got {images.shape}.")
         parts = [self.run_chunk(images[s : s + self.batch_size]) for s in range(0, len(images), self.batch_size)]
         if not parts:
-            return {o.name: np.zeros((0, 112, 112, o.channels), np.float32) for o in OUTPUTS}
-        return {name: np.concatenate([np.asarray(p[name], np.float32) for p in parts]) for name in OUTPUT_NAMES}
+            return {name: np.zeros((0, 112, 112, self.output_channels[name]), np.float32) for name in self.returns}
+        return {name: np.concatenate([np.asarray(p[name], np.float32) for p in parts]) for name in self.returns}
 
 
 class KerasRunner(GeneratorRunner):
@@ -68,6 +70,23 @@ class KerasRunner(GeneratorRunner):
         self.generator = generator
         self.batch_size = batch_size
         self._run = tf.function(lambda x: serving_outputs(generator(x, training=False)), reduce_retracing=True)
+
+    def run_chunk(self, images):
+        return {name: value.numpy() for name, value in self._run(images).items()}
+
+
+class MotifRemovalRunner(GeneratorRunner):
+    """The BVMR baseline (`models.BlindMotifRemoval`) with the generator's "completed" and
+    "mask" outputs (its reconstruction blended by its own mask, Eq. 2, and that mask)."""
+
+    returns = ("completed", "mask")
+
+    def __init__(self, network, batch_size=32):
+        import tensorflow as tf
+
+        self.batch_size = batch_size
+        self._run = tf.function(lambda x: {name: network(x, training=False)[name] for name in self.returns},
+                                reduce_retracing=True)
 
     def run_chunk(self, images):
         return {name: value.numpy() for name, value in self._run(images).items()}
