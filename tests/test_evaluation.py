@@ -261,6 +261,12 @@ def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
     # Fig. 8's landmark error is reported for every method, as a fraction of the inter-ocular distance.
     nme = {m: report["summary"][m]["landmark_nme"]["average"] for m in ("occluded", "telea_gt_mask", "c2fdan")}
     assert all(0 < v < 1 for v in nme.values()), nme
+    # On synthetic faces, also against the renderer's own five points; the clean faces' error is
+    # the landmark net's own, the floor of every method's.
+    floor = report["clean_landmark_error_vs_renderer"]
+    renderer = {m: report["summary"][m]["landmark_error_vs_renderer"]["average"] for m in nme}
+    assert 0 < floor < min(renderer.values()) and max(renderer.values()) < 1, (floor, renderer)
+    assert "against the renderer's own five points" in (out / "report.md").read_text()
     # Telea with the true mask changes only masked pixels: it is at least as close as the occluded input.
     assert report["summary"]["telea_gt_mask"]["psnr"]["average"] > report["summary"]["occluded"]["psnr"]["average"]
     assert "| C2FDAN |" in (out / "report.md").read_text()

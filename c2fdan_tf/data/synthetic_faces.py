@@ -187,6 +187,31 @@ def _paint(image, colour, alpha):
     return image
 
 
+def known_landmarks(seed, identities, indices):
+    """(B, 5, 2) float64 (x, y) in pixels: where `render_faces` draws the five template points of
+    each face -- the eye centres (the sclera ellipses' centres), the nose tip and the mouth
+    corners (the lip line's ends: the template's, scaled by the identity's mouth width) --
+    after the image's rotation, scale and shift. Pixel i spans [i, i + 1) as in the template."""
+    p = _stack([identity_parameters(seed, int(i)) for i in identities])
+    v = _stack([image_variation(seed, int(i), int(j)) for i, j in zip(identities, indices)])
+    (lx, ly), (rx, ry) = LANDMARKS["left_mouth"], LANDMARKS["right_mouth"]
+    mcx, mcy = (lx + rx) / 2.0, (ly + ry) / 2.0
+    half = (rx - lx) / 2.0 * p.mouth_scale[:, 0, 0]
+    ones = np.ones_like(half)
+    canonical_x = np.stack([LANDMARKS["left_eye"][0] * ones, LANDMARKS["right_eye"][0] * ones,
+                            LANDMARKS["nose"][0] * ones, mcx - half, mcx + half], axis=1)
+    canonical_y = np.stack([LANDMARKS["left_eye"][1] * ones, LANDMARKS["right_eye"][1] * ones,
+                            LANDMARKS["nose"][1] * ones, mcy * ones, mcy * ones], axis=1)
+    # The inverse of the canonical frame's mapping in render_faces: image = c + shift + s R^T (canonical - c).
+    c = IMAGE_SIZE / 2.0
+    cos, sin, scale = (getattr(v, name)[:, 0, 0, None] for name in ("rotation", "rotation", "scale"))
+    cos, sin = np.cos(cos), np.sin(sin)
+    dy, dx = canonical_y - c, canonical_x - c
+    y = c + v.shift_y[:, 0, 0, None] + scale * (cos * dy - sin * dx)
+    x = c + v.shift_x[:, 0, 0, None] + scale * (sin * dy + cos * dx)
+    return np.stack([x, y], axis=-1)
+
+
 def render_faces(seed, identities, indices):
     """uint8 faces `(B, 112, 112, 3)` for parallel lists of identity and image numbers."""
     identities = [int(i) for i in identities]

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from c2fdan_tf.data.face_sources import synthetic_face_source
+from c2fdan_tf.data.synthetic_faces import SPLIT_OFFSETS, known_landmarks
 from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_face_image, scan_image_folder
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
 
@@ -55,6 +56,8 @@ class Benchmark:
     distractor_chunks: object  # callable(chunk_size) -> iterator of uint8 (n, 112, 112, 3)
     pairs: VerificationPairs = None
     occlusion_seed: int = 0  # also occludes the verification pairs
+    # (N, 5, 2) (x, y) where the synthetic renderer drew the gallery faces' five template points
+    known_landmarks: np.ndarray = None
 
     def describe(self):
         return {
@@ -101,10 +104,12 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
             yield distractor_faces.images[start : start + size]
 
     pairs = _pairs_from_labels(gallery.images, gallery.labels, verification_pairs, seed) if verification_pairs else None
+    identities = SPLIT_OFFSETS["eval"] + np.repeat(np.arange(gallery_identities), images_per_identity)
+    indices = np.tile(np.arange(images_per_identity), gallery_identities)
     return Benchmark(
         "synthetic", gallery.images, gallery.labels,
         synthesize_conditions(gallery.images, occlusion_seed, conditions),
-        len(distractor_faces), chunks, pairs, occlusion_seed,
+        len(distractor_faces), chunks, pairs, occlusion_seed, known_landmarks(seed, identities, indices),
     )
 
 

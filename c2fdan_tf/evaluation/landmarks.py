@@ -4,6 +4,8 @@ input and each method, the normalised mean error (NME) is the mean distance of t
 from the ground truth divided by the ground truth's inter-ocular distance (between the eye
 centres). The paper used insightface's 196-point predictor; this project uses face-api.js'
 68-point net (`models.face_api`), so the values are comparable in trend, not in scale.
+On synthetic faces the renderer's own five points are a second ground truth that no
+landmark net has predicted (`five_point_error`).
 """
 
 import numpy as np
@@ -21,6 +23,14 @@ def normalised_mean_error(predicted, truth):
     """(N,) mean point-to-point distance / inter-ocular distance of `truth`; (N, P, 2) inputs."""
     distances = np.linalg.norm(np.asarray(predicted, np.float64) - np.asarray(truth, np.float64), axis=-1)
     return distances.mean(1) / np.maximum(inter_ocular_distance(truth), 1e-6)
+
+
+def five_point_error(predicted, truth):
+    """(N,) mean distance of five points (N, 5, 2: eyes, nose tip, mouth corners, as
+    `face_template`) from `truth`, over the distance between `truth`'s eye centres (points 0, 1)."""
+    predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
+    distances = np.linalg.norm(predicted - truth, axis=-1)
+    return distances.mean(1) / np.maximum(np.linalg.norm(truth[:, 0] - truth[:, 1], axis=-1), 1e-6)
 
 
 class LandmarkPredictor:

@@ -9,7 +9,8 @@ from c2fdan_tf.data.benchmark_occlusions import Condition
 from c2fdan_tf.data.occlusion import FORMS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
-from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, normalised_mean_error
+from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, five_point_error, normalised_mean_error
+from c2fdan_tf.models.face_api.landmark_net import five_points
 from c2fdan_tf.evaluation.methods import (
     DEFAULT_RECOGNIZER,
     METHODS,
@@ -87,6 +88,10 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     clean_embeddings = {key: embed(gallery) for key, embed in embedders.items()}
     landmarks_of = LandmarkPredictor(landmarker) if landmarker is not None and "reconstruction" in protocols else None
     clean_landmarks = landmarks_of(gallery) if landmarks_of is not None else None
+    known = benchmark.known_landmarks if landmarks_of is not None else None  # synthetic faces only
+    if known is not None:  # the landmark net's own error on the clean faces: the floor of the column below
+        report["clean_landmark_error_vs_renderer"] = float(np.mean(five_point_error(five_points(clean_landmarks),
+                                                                                    known)))
 
     conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=bars_disabled(progress))
     for occluded in conditions:
@@ -109,8 +114,12 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, masks[method], occluded.mask)
                 entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, masks[method], occluded.mask)
             if landmarks_of is not None:
-                entry["landmark_nme"] = float(np.mean(normalised_mean_error(
-                    landmarks_of(images), clean_landmarks[occluded.index])))
+                landmarks = landmarks_of(images)
+                entry["landmark_nme"] = float(np.mean(normalised_mean_error(landmarks,
+                                                                            clean_landmarks[occluded.index])))
+                if known is not None:
+                    entry["landmark_error_vs_renderer"] = float(np.mean(five_point_error(
+                        five_points(landmarks), known[occluded.index])))
             if embedded is not None:
                 clean = clean_embeddings[REGISTRY[method].recognizer][occluded.index]
                 entry["identity_cosine"] = float(np.mean(np.sum(embedded * clean, axis=1)))
@@ -255,7 +264,8 @@ def summarize(report, methods):
         if report["verification"].get(method):
             entry["verification"] = _by_form(report["verification"][method])
         reconstruction = report["reconstruction"].get(method, {})
-        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine", "landmark_nme"):
+        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine", "landmark_nme",
+                       "landmark_error_vs_renderer"):
             values = {c: v[metric] for c, v in reconstruction.items() if metric in v}
             if values:
                 entry[metric] = _by_form(values)
