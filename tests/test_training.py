@@ -308,6 +308,20 @@ def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
     assert (work / "full" / "generator_best.keras").exists()
     again = run_train(tmp_path, "--stage=full", "--config=tiny")
     assert "already finished" in again.stdout
+    # Table I's baselines are stages of the same work directory; ResNet-50-occ can fine-tune
+    # the extractor, whose architecture and identities it must share.
+    extractor = work / "extractor" / "extractor_best.keras"
+    for stage, extra in (("bvmr", []), ("extractor_occ", [f"--init_from={extractor}"])):
+        result = run_train(tmp_path, f"--stage={stage}", "--config=tiny", *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (work / "bvmr" / "bvmr_best.keras").exists() and (work / "bvmr" / "samples" / "epoch_001.png").exists()
+    assert (work / "extractor_occ" / "extractor_best.keras").exists()
+    from c2fdan_tf.models import FaceFeatureExtractor
+
+    FaceFeatureExtractor(6, "resnet_v2_small", width=8).save(tmp_path / "wider.keras")
+    assert_one_line_error(
+        run_train(tmp_path, "--stage=extractor_occ", "--config=tiny", "--restart",
+                  f"--init_from={tmp_path / 'wider.keras'}"), "wider.keras has another architecture")
 
 
 def test_mixed_precision_steps_are_finite_and_outputs_stay_float32(fixed_batch):
