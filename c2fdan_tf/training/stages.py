@@ -36,11 +36,11 @@ def run_stage(config, stage, workdir, init_from=None, extractor_path=None, resta
     policy, reason = resolve_precision(config.runtime.precision)
     config = replace_path(config, "runtime.precision", policy)
     log(f"stage {stage}: precision {policy} ({reason})")
-    directory.prepare(config, restart)
     try:
-        strategy = make_strategy(config.runtime.strategy)
+        strategy = make_strategy(config.runtime.strategy)  # before any file is written
     except ValueError as error:
         raise StageError(str(error)) from None
+    directory.prepare(config, restart)
     start = time.time()
     keras.utils.set_random_seed(config.data.seed)  # the networks' initialisation follows --seed too
     with policy_scope(policy):
