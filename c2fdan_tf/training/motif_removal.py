@@ -30,9 +30,7 @@ class MotifRemovalTraining(keras.Model):
         return list(self.trackers.values())
 
     def compile(self, optimizer, **kwargs):
-        if keras.mixed_precision.global_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=optimizer, **kwargs)  # wrapped in a LossScaleOptimizer under mixed_float16
         self.optimizer.build(self.network.trainable_variables)  # so that a backup restores its state
 
     def call(self, inputs, training=False):
