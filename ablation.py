@@ -40,6 +40,7 @@ def main(argv):
     from c2fdan_tf.training.ablation import ABLATION_ROWS, check_rows, train_ablation
     from c2fdan_tf.training.config import preset, replace_path
     from c2fdan_tf.training.stages import StageError
+    from c2fdan_tf.training.workdir import stage_checkpoint
 
     start = time.time()
     workdir = Path(_WORKDIR.value)
@@ -55,8 +56,8 @@ def main(argv):
     out = workdir / "ablation" / "eval"
     command = [sys.executable, str(Path(__file__).resolve().parent / "eval.py"),
                f"--checkpoint={','.join(str(path) for path in checkpoints.values())}",
-               f"--coarse_checkpoint={workdir / 'coarse' / 'generator_best.keras'}",
-               f"--extractor={workdir / 'extractor' / 'extractor_best.keras'}",
+               f"--coarse_checkpoint={stage_checkpoint(workdir, 'coarse')}",
+               f"--extractor={stage_checkpoint(workdir, 'extractor')}",
                "--methods=non_occluded,occluded,coarse_stage1,c2fdan", f"--out={out}",
                f"--gallery_identities={_GALLERY.value}", f"--images_per_identity={_IMAGES.value}",
                f"--distractors={_DISTRACTORS.value}", f"--verification_pairs={_PAIRS.value}"]

@@ -101,11 +101,11 @@ def check_protocol_inputs(benchmark, protocols):
                          "--protocol=reconstruction,identification.")
 
 
-# method -> (its flag, the stage that trains its network, that stage's checkpoint file)
+# method -> (its flag, the stage that trains its network)
 BASELINE_CHECKPOINTS = {
-    "coarse_stage1": (_COARSE_CHECKPOINT, "coarse", "generator_best.keras"),
-    "bvmr": (_BVMR_CHECKPOINT, "bvmr", "bvmr_best.keras"),
-    "resnet50_occ": (_EXTRACTOR_OCC, "extractor_occ", "extractor_best.keras"),
+    "coarse_stage1": (_COARSE_CHECKPOINT, "coarse"),
+    "bvmr": (_BVMR_CHECKPOINT, "bvmr"),
+    "resnet50_occ": (_EXTRACTOR_OCC, "extractor_occ"),
 }
 
 
@@ -115,11 +115,13 @@ def baseline_checkpoint(method, first_checkpoint, requested):
     asked for by --methods."""
     from pathlib import Path
 
-    flag, stage, filename = BASELINE_CHECKPOINTS[method]
+    from c2fdan_tf.training.workdir import stage_checkpoint
+
+    flag, stage = BASELINE_CHECKPOINTS[method]
     if flag.value:
         return flag.value
     stage_dir = Path(first_checkpoint).resolve().parent
-    found = stage_dir.parent / stage / filename
+    found = stage_checkpoint(stage_dir.parent, stage)
     if stage_dir.name != stage and found.exists():
         return str(found)
     if requested:
@@ -185,7 +187,7 @@ def main(argv):
         generators = [load_generator(path, policy) for path in checkpoints]  # fail early on any bad one
         baselines = {method: baseline_checkpoint(method, checkpoints[0], bool(_METHODS.value) and method in methods)
                      for method in BASELINE_CHECKPOINTS if method in methods}
-        for method, (flag, stage, _) in BASELINE_CHECKPOINTS.items():
+        for method, (flag, stage) in BASELINE_CHECKPOINTS.items():
             if method in baselines:
                 print(f"{method} row: {baselines[method] or f'left out: no {stage} stage checkpoint (--{flag.name})'}")
         stage1_path, bvmr_path, occ_path = (baselines.get(m) for m in BASELINE_CHECKPOINTS)

@@ -34,6 +34,7 @@ from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES, replace_path
 from c2fdan_tf.training.stages import run_stage
+from c2fdan_tf.training.workdir import stage_checkpoint
 
 COMPLETION_COLUMNS = ("occluded", "predicted_mask", "c2fdan_coarse", "c2fdan", "truth")
 
@@ -151,17 +152,15 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
             schedule = config.schedule.extractor_occ
             stage_config = replace_path(config, "schedule.extractor_occ", dataclasses.replace(
                 schedule, epochs=min(schedule.epochs, DEMO_EXTRACTOR_OCC_EPOCHS), learning_rate=schedule.learning_rate / 2))
-            init_from = workdir / "extractor" / "extractor_best.keras"
+            init_from = stage_checkpoint(workdir, "extractor")
         result = run_stage(stage_config, stage, workdir, init_from=init_from, verbose=fit_verbosity(), log=log)
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 
-    checkpoint = workdir / "full" / "generator_best.keras"
-    extractor_path = workdir / "extractor" / "extractor_best.keras"
+    checkpoint, extractor_path = stage_checkpoint(workdir, "full"), stage_checkpoint(workdir, "extractor")
     # Table I's baseline rows: the coarse network (stage 1), BVMR and ResNet-50-occ.
-    baseline_paths = {"coarse_stage1": workdir / "coarse" / "generator_best.keras",
-                      "bvmr": workdir / "bvmr" / "bvmr_best.keras",
-                      "resnet50_occ": workdir / "extractor_occ" / "extractor_best.keras"}
+    baseline_paths = {method: stage_checkpoint(workdir, stage) for method, stage in
+                      (("coarse_stage1", "coarse"), ("bvmr", "bvmr"), ("resnet50_occ", "extractor_occ"))}
     sha = file_sha256(checkpoint)
     generator = functools.cache(lambda: load_generator(checkpoint))  # loaded only if a step needs it
 

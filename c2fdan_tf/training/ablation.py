@@ -6,6 +6,7 @@ from pathlib import Path
 
 from c2fdan_tf.training.config import replace_path
 from c2fdan_tf.training.stages import StageError, run_stage
+from c2fdan_tf.training.workdir import stage_checkpoint
 
 PAPER_PERCEPTUAL, PAPER_STYLE = 0.1, 240.0  # λ_id^per, λ_id^style (Sec. IV-A)
 
@@ -55,15 +56,14 @@ def train_ablation(config, workdir, rows, verbose=1, log=print):
     for stage in ("extractor", "coarse"):
         result = run_stage(config, stage, workdir, verbose=verbose, log=log)
         log(f"stage {stage}: {'reused' if result.skipped else 'trained'} ({result.directory})")
-    coarse = workdir / "coarse" / "generator_best.keras"
-    extractor = workdir / "extractor" / "extractor_best.keras"
+    coarse, extractor = stage_checkpoint(workdir, "coarse"), stage_checkpoint(workdir, "extractor")
     checkpoints = {}
     for name in check_rows(rows):
         row = ABLATION_ROWS[name]
         log(f"row {name}: {row.describe()}")
         result = run_stage(row_config(config, row), "full", workdir / "ablation" / name, init_from=coarse,
                            extractor_path=extractor, verbose=verbose, log=log)
-        checkpoint = result.directory / "generator_best.keras"
+        checkpoint = stage_checkpoint(result.directory.parent, "full")
         if not checkpoint.exists():
             raise StageError(f"row {name} finished without {checkpoint}.")
         checkpoints[name] = checkpoint

@@ -15,6 +15,7 @@ from c2fdan_tf.models.checkpoints import load_extractor
 from c2fdan_tf.training.callbacks import stage_callbacks
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import StageError, open_split, steps_per_epoch
+from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX, stage_checkpoint
 
 
 def check_finite(history, stage):
@@ -58,12 +59,12 @@ def train_extractor(config, directory, strategy, verbose, extra_callbacks=(), st
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.runtime.jit_compile,
         )
-    callbacks = stage_callbacks(directory.path, extractor, "extractor", "val_accuracy",
+    callbacks = stage_callbacks(directory.path, extractor, CHECKPOINT_PREFIX[stage], "val_accuracy",
                                 config.runtime.backup_every_steps) + list(extra_callbacks)
     history = classifier.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
                              callbacks=callbacks, verbose=verbose, shuffle=False)
     check_finite(history.history, stage)
-    best = load_extractor(directory.path / "extractor_best.keras")
+    best = load_extractor(stage_checkpoint(directory.workdir, stage))
     return history.history, extractor_quality(config, best, train, held_out)
 
 

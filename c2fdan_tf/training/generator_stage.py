@@ -9,14 +9,14 @@ from c2fdan_tf.training.extractor_stage import check_finite
 from c2fdan_tf.training.networks import stage_networks
 from c2fdan_tf.training.stage import GeneratorStage
 from c2fdan_tf.training.stage_data import StageError, occluded_batches
-from c2fdan_tf.training.workdir import best_checkpoint
+from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX, best_checkpoint
 
 
 def _inputs(stage, workdir, init_from, extractor_path, identity_network):
     """(coarse checkpoint or None, extractor checkpoint or None) the stage starts from."""
     coarse = extractor = None
     if stage.needs_coarse_checkpoint:
-        coarse = init_from or best_checkpoint(workdir, "coarse", "generator")
+        coarse = init_from or best_checkpoint(workdir, "coarse")
         if coarse is None:
             raise StageError(
                 "Stage full starts from the coarse stage: run --stage=coarse first (same --workdir) "
@@ -24,7 +24,7 @@ def _inputs(stage, workdir, init_from, extractor_path, identity_network):
             )
         coarse = None if str(coarse) == "none" else coarse
     if stage.needs_extractor and identity_network == "project":
-        extractor = extractor_path or best_checkpoint(workdir, "extractor", "extractor")
+        extractor = extractor_path or best_checkpoint(workdir, "extractor")
         if extractor is None:
             raise StageError(
                 "The identity losses need a face feature extractor: run --stage=extractor first "
@@ -65,7 +65,7 @@ def train_generator(config, stage_name, directory, strategy, init_from, extracto
             jit_compile=config.runtime.jit_compile,
         )
         model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
-    callbacks = stage_callbacks(directory.path, generator, "generator", "val_psnr", config.runtime.backup_every_steps)
+    callbacks = stage_callbacks(directory.path, generator, CHECKPOINT_PREFIX[stage_name], "val_psnr", config.runtime.backup_every_steps)
     columns = GENERATOR_COLUMNS if stage.trains_fine_network else ("mask", "coarse_completed", "coarse_completed")
     callbacks.append(CompletionSamples(generator, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns))

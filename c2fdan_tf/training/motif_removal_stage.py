@@ -9,6 +9,7 @@ from c2fdan_tf.training.extractor_stage import check_finite
 from c2fdan_tf.training.motif_removal import MotifRemovalTraining
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import occluded_batches
+from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX
 
 
 def train_motif_removal(config, directory, strategy, verbose, extra_callbacks=()):
@@ -21,7 +22,7 @@ def train_motif_removal(config, directory, strategy, verbose, extra_callbacks=()
         model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate, beta_1=schedule.beta_1),
                       jit_compile=config.runtime.jit_compile)
         model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
-    callbacks = stage_callbacks(directory.path, network, "bvmr", "val_psnr", config.runtime.backup_every_steps)
+    callbacks = stage_callbacks(directory.path, network, CHECKPOINT_PREFIX["bvmr"], "val_psnr", config.runtime.backup_every_steps)
     callbacks.append(CompletionSamples(network, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns=("mask", "motif", "completed")))
     history = model.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,

@@ -54,7 +54,17 @@ class StageDirectory:
         return StageResult(self.stage, self.path, False, summary)
 
 
-def best_checkpoint(workdir, stage, prefix):
+# The network each stage saves, as WORKDIR/<stage>/<prefix>_best.keras and <prefix>_last.keras.
+CHECKPOINT_PREFIX = {"extractor": "extractor", "coarse": "generator", "full": "generator", "bvmr": "bvmr",
+                     "extractor_occ": "extractor"}
+
+
+def stage_checkpoint(workdir, stage, which="best"):
+    """The path of stage `stage`'s best (or "last") checkpoint in `workdir`, existing or not."""
+    return Path(workdir) / stage / f"{CHECKPOINT_PREFIX[stage]}_{which}.keras"
+
+
+def best_checkpoint(workdir, stage):
     """WORKDIR/<stage>/<prefix>_best.keras if a previous stage left one, else None."""
-    path = Path(workdir) / stage / f"{prefix}_best.keras"
+    path = stage_checkpoint(workdir, stage)
     return path if path.exists() else None
