@@ -7,6 +7,9 @@
 Table I's baselines train the same way: --stage=bvmr (Hertz et al.'s blind motif removal)
 and --stage=extractor_occ (ResNet-50-occ: the extractor with occlusion augmentation).
 
+Across machines: every host sets TF_CONFIG and runs the same command with
+--strategy=multi_worker (README, "Training on several machines").
+
 Stages find each other's checkpoints in the same --workdir (or take --init_from
 and --extractor). Running a command again resumes an interrupted stage from its
 last backup and skips a finished one (--restart trains it again).
@@ -58,11 +61,13 @@ _PRECISION = flags.DEFINE_enum("precision", None, PRECISIONS,
 _MIXED = flags.DEFINE_bool("mixed_precision", None, "Old name of --precision=mixed_float16.")
 _JIT = flags.DEFINE_bool("jit_compile", None, "Compile the train step with XLA.")
 _BACKUP = flags.DEFINE_integer("backup_every_steps", None, "Back up every N steps (0: every epoch).")
+_WORKER_TIMEOUT = flags.DEFINE_integer("worker_timeout", None,
+                                       "--strategy=multi_worker: seconds to wait for the other workers to start.")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
 _OVERRIDES = [_DATA, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
               _IDENTITY, _ON_FINE,
-              _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, *_WEIGHTS.values()]
+              _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, _WORKER_TIMEOUT, *_WEIGHTS.values()]
 
 
 def main(argv):

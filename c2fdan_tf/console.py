@@ -55,6 +55,12 @@ def start(argv):
     filter_native_logs()
 
 
+def unfiltered_stderr():
+    """The file descriptor of the real stderr: a child process writing while this one is
+    blocked in native code (the filter thread cannot run then) must use it."""
+    return _state.get("original", 2)
+
+
 def filter_native_logs():
     """Routes file descriptor 2 through a thread that drops native log lines."""
     if "thread" in _state:

@@ -281,10 +281,6 @@ def test_train_command_errors_are_one_line(tmp_path):
     assert_one_line_error(run_train(tmp_path, "--stage=coarse", "--config=tiny", f"--data={tmp_path / 'empty'}"),
                           "contains no images")
     assert_one_line_error(run_train(tmp_path, "--stage=coarse", "--config=huge"), "Unknown preset 'huge'")
-    assert_one_line_error(run_script("train.py", tmp_path, f"--workdir={tmp_path / 'mw'}", "--stage=coarse",
-                                     "--config=tiny", "--strategy=multi_worker"),
-                          "--strategy=multi_worker does not work yet", "keras-team/keras#20585")
-    assert not (tmp_path / "mw" / "coarse").exists()  # refused before anything is written
     # A width-8 coarse checkpoint cannot initialise a width-4 full stage.
     checkpoint = tmp_path / "wide.keras"
     Generator(width=8).save(checkpoint)

@@ -20,16 +20,12 @@ def tensorboard_available():
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def stage_callbacks(stage_dir, model_to_save, prefix, monitor, backup_every_steps=0):
-    """Every stage's callbacks: backup for resuming (every N steps or epoch), best and
-    last checkpoints by `monitor`, CSV log, stop on NaN, TensorBoard when installed."""
+def stage_callbacks(stage_dir, model_to_save, prefix, monitor):
+    """Every stage's result files: best and last checkpoints by `monitor`, CSV log,
+    TensorBoard when installed (backup and stop on NaN: `fit_loop.fit_stage`)."""
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            str(Path(stage_dir) / "backup"), save_freq=backup_every_steps or "epoch", delete_checkpoint=True
-        ),
         SaveBestAndLast(model_to_save, stage_dir, prefix, monitor, mode="max"),
         keras.callbacks.CSVLogger(str(Path(stage_dir) / "log.csv"), append=True),
-        keras.callbacks.TerminateOnNaN(),
     ]
     if tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(str(Path(stage_dir) / "tensorboard"), update_freq="epoch"))

@@ -65,6 +65,7 @@ class RuntimeConfig:
     precision: str = "auto"  # c2fdan_tf.precision: auto, float32, mixed_bfloat16, mixed_float16
     jit_compile: bool = False
     backup_every_steps: int = 0  # 0: back up at the end of every epoch
+    worker_timeout_seconds: int = 600  # multi_worker: how long a worker waits for the others to start
 
 
 @dataclasses.dataclass
@@ -249,6 +250,7 @@ FLAG_FIELDS = {
     "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",
     "backup_every_steps": "runtime.backup_every_steps",
+    "worker_timeout": "runtime.worker_timeout_seconds",
     "batch_size": "schedule.STAGE.batch_size",
     "epochs": "schedule.STAGE.epochs",
     "steps_per_epoch": "schedule.STAGE.steps_per_epoch",

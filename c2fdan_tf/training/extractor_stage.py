@@ -13,6 +13,7 @@ from c2fdan_tf.data.pipelines import identity_dataset
 from c2fdan_tf.evaluation import recognition
 from c2fdan_tf.models.checkpoints import load_extractor
 from c2fdan_tf.training.callbacks import stage_callbacks
+from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import StageError, open_split, steps_per_epoch
 from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX, stage_checkpoint
@@ -25,7 +26,7 @@ def check_finite(history, stage):
                 raise StageError(f"Stage {stage} diverged: {name} is {value} in epoch {epoch + 1}.")
 
 
-def train_extractor(config, directory, strategy, verbose, extra_callbacks=(), stage="extractor", init_from=None):
+def train_extractor(config, directory, runtime, verbose, extra_callbacks=(), stage="extractor", init_from=None):
     """Trains into `directory` (a StageDirectory); returns (history, summary). Stage
     "extractor_occ" (ResNet-50-occ) occludes `config.data.occlusion_augmentation` of its
     training faces; from scratch as in the paper ("another ResNet-50"), or fine-tuning the
@@ -43,9 +44,11 @@ def train_extractor(config, directory, strategy, verbose, extra_callbacks=(), st
     train = HeldOutSplit(source, data.holdout_every, validation=False)
     held_out = HeldOutSplit(source, data.holdout_every, validation=True)
     steps = steps_per_epoch(schedule, train)
-    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed, **occlusion)
+    # A resumed run reseeds the shuffle by the batches already trained (no replay of the first ones).
+    resumed = batches_done(directory.backup, steps, runtime.role.multi_worker)
+    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed + resumed, **occlusion)
     val_data = identity_dataset(held_out, schedule.batch_size, augment=False, repeat=False, shuffle_buffer=0)
-    with strategy.scope():
+    with runtime.strategy.scope():
         extractor = build_network("extractor", config.model, source.num_identities)
         if stage == "extractor_occ":
             _start_from(extractor, init_from)
@@ -59,13 +62,17 @@ def train_extractor(config, directory, strategy, verbose, extra_callbacks=(), st
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.runtime.jit_compile,
         )
-    callbacks = stage_callbacks(directory.path, extractor, CHECKPOINT_PREFIX[stage], "val_accuracy",
-                                config.runtime.backup_every_steps) + list(extra_callbacks)
-    history = classifier.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
-                             callbacks=callbacks, verbose=verbose, shuffle=False)
-    check_finite(history.history, stage)
+    callbacks = stage_callbacks(directory.path, extractor, CHECKPOINT_PREFIX[stage], "val_accuracy")
+    history = fit_stage(classifier, runtime, directory.backup, train_data, epochs=schedule.epochs,
+                        steps_per_epoch=steps, validation_data=val_data, callbacks=callbacks + list(extra_callbacks),
+                        verbose=verbose, backup_every_steps=config.runtime.backup_every_steps,
+                        jit_compile=config.runtime.jit_compile)
+    check_finite(history, stage)
+    state = trained_state(classifier, extractor)
+    if not directory.writes_results:  # another worker writes (and measures) the checkpoint
+        return history, state
     best = load_extractor(stage_checkpoint(directory.workdir, stage))
-    return history.history, extractor_quality(config, best, train, held_out)
+    return history, {**extractor_quality(config, best, train, held_out), **state}
 
 
 def _start_from(extractor, path):

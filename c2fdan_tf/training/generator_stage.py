@@ -6,6 +6,7 @@ import keras
 from c2fdan_tf.training.c2fdan import C2FDAN
 from c2fdan_tf.training.callbacks import GENERATOR_COLUMNS, CompletionSamples, stage_callbacks
 from c2fdan_tf.training.extractor_stage import check_finite
+from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
 from c2fdan_tf.training.networks import stage_networks
 from c2fdan_tf.training.stage import GeneratorStage
 from c2fdan_tf.training.stage_data import StageError, occluded_batches
@@ -43,16 +44,17 @@ def _adam(rate, schedule, steps):
     return keras.optimizers.Adam(rate, beta_1=schedule.beta_1)
 
 
-def train_generator(config, stage_name, directory, strategy, init_from, extractor_path, verbose,
+def train_generator(config, stage_name, directory, runtime, init_from, extractor_path, verbose,
                     extra_callbacks=()):
     """Trains stage `stage_name` into `directory` (a StageDirectory); returns (history, summary)."""
     stage = GeneratorStage(stage_name, config.losses_of(stage_name))
     schedule = config.schedule_of(stage_name)
-    train_data, val_data, sample_batch, steps = occluded_batches(config.data, schedule, directory.resume_epoch())
+    train_data, val_data, sample_batch, steps = occluded_batches(
+        config.data, schedule, lambda steps: batches_done(directory.backup, steps, runtime.role.multi_worker))
     coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path,
                                                         config.model.identity_network)
 
-    with strategy.scope():
+    with runtime.strategy.scope():
         generator, discriminators, extractor = stage_networks(stage, config.model, coarse_checkpoint,
                                                               extractor_checkpoint)
         model = C2FDAN(generator, stage, discriminators, extractor)
@@ -65,12 +67,13 @@ def train_generator(config, stage_name, directory, strategy, init_from, extracto
             jit_compile=config.runtime.jit_compile,
         )
         model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
-    callbacks = stage_callbacks(directory.path, generator, CHECKPOINT_PREFIX[stage_name], "val_psnr", config.runtime.backup_every_steps)
+    callbacks = stage_callbacks(directory.path, generator, CHECKPOINT_PREFIX[stage_name], "val_psnr")
     columns = GENERATOR_COLUMNS if stage.trains_fine_network else ("mask", "coarse_completed", "coarse_completed")
     callbacks.append(CompletionSamples(generator, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns))
-    callbacks += list(extra_callbacks)
-    history = model.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
-    check_finite(history.history, stage_name)
-    return history.history, {"final": {name: values[-1] for name, values in history.history.items()}}
+    history = fit_stage(model, runtime, directory.backup, train_data, epochs=schedule.epochs, steps_per_epoch=steps,
+                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose,
+                        backup_every_steps=config.runtime.backup_every_steps, jit_compile=config.runtime.jit_compile)
+    check_finite(history, stage_name)
+    return history, {"final": {name: values[-1] for name, values in history.items()},
+                     **trained_state(model, generator)}

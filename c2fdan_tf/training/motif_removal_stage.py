@@ -6,26 +6,30 @@ import keras
 
 from c2fdan_tf.training.callbacks import CompletionSamples, stage_callbacks
 from c2fdan_tf.training.extractor_stage import check_finite
+from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
 from c2fdan_tf.training.motif_removal import MotifRemovalTraining
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import occluded_batches
 from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX
 
 
-def train_motif_removal(config, directory, strategy, verbose, extra_callbacks=()):
+def train_motif_removal(config, directory, runtime, verbose, extra_callbacks=()):
     """Trains into `directory` (a StageDirectory); returns (history, summary)."""
     schedule = config.schedule_of("bvmr")
-    train_data, val_data, sample_batch, steps = occluded_batches(config.data, schedule, directory.resume_epoch())
-    with strategy.scope():
+    train_data, val_data, sample_batch, steps = occluded_batches(
+        config.data, schedule, lambda steps: batches_done(directory.backup, steps, runtime.role.multi_worker))
+    with runtime.strategy.scope():
         network = build_network("bvmr", config.model)
         model = MotifRemovalTraining(network)
         model.compile(optimizer=keras.optimizers.Adam(schedule.learning_rate, beta_1=schedule.beta_1),
                       jit_compile=config.runtime.jit_compile)
         model(sample_batch["occluded"][:1])  # build, so that a backup can be restored into it
-    callbacks = stage_callbacks(directory.path, network, CHECKPOINT_PREFIX["bvmr"], "val_psnr", config.runtime.backup_every_steps)
+    callbacks = stage_callbacks(directory.path, network, CHECKPOINT_PREFIX["bvmr"], "val_psnr")
     callbacks.append(CompletionSamples(network, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns=("mask", "motif", "completed")))
-    history = model.fit(train_data, epochs=schedule.epochs, steps_per_epoch=steps, validation_data=val_data,
-                        callbacks=callbacks + list(extra_callbacks), verbose=verbose, shuffle=False)
-    check_finite(history.history, "bvmr")
-    return history.history, {"final": {name: values[-1] for name, values in history.history.items()}}
+    history = fit_stage(model, runtime, directory.backup, train_data, epochs=schedule.epochs, steps_per_epoch=steps,
+                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose,
+                        backup_every_steps=config.runtime.backup_every_steps, jit_compile=config.runtime.jit_compile)
+    check_finite(history, "bvmr")
+    return history, {"final": {name: values[-1] for name, values in history.items()},
+                     **trained_state(model, network)}

@@ -44,15 +44,15 @@ def steps_per_epoch(schedule, source):
     return steps
 
 
-def occluded_batches(data, schedule, resume_epoch=0):
+def occluded_batches(data, schedule, batches_done=lambda steps_per_epoch: 0):
     """(training batches, the fixed validation batches, one validation batch for sample
     grids, steps per epoch) of occluded faces for the stages that learn to complete them.
-    A run resumed after `resume_epoch` epochs continues the occlusion numbering."""
+    A resumed run continues the occlusion numbering after `batches_done(steps per epoch)`."""
     train_source, val_source = training_and_validation(data)
     steps = steps_per_epoch(schedule, train_source)
     synthesizer = OcclusionSynthesizer()
     train_data = training_dataset(train_source, synthesizer, schedule.batch_size, data.seed,
-                                  start_batch=resume_epoch * steps)
+                                  start_batch=batches_done(steps))
     # A fixed validation set: one shuffle (mixing identities), the same every epoch.
     val_data = training_dataset(
         val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False

@@ -4,6 +4,8 @@
                       last: the stage finished), backup/ (while running: weights,
                       optimizer states and epoch for BackupAndRestore), log.csv,
                       samples/, tensorboard/, <prefix>_best.keras, <prefix>_last.keras
+                      workers/<task>/ (--strategy=multi_worker, every worker but the
+                      chief: its own backup/ and done.json; the chief writes the rest)
 """
 
 import dataclasses
@@ -21,36 +23,35 @@ class StageResult:
 
 
 class StageDirectory:
-    def __init__(self, workdir, stage):
+    """WORKDIR/<stage> as seen by one process: `worker` is the name of a multi-worker task
+    that is not the chief (None: the chief or a single process, which write the stage's files)."""
+
+    def __init__(self, workdir, stage, worker=None):
         self.workdir = Path(workdir)
         self.stage = stage
         self.path = self.workdir / stage
+        self.writes_results = worker is None
+        self.own = self.path if worker is None else self.path / "workers" / worker
 
     @property
     def backup(self):
-        return self.path / "backup"
+        return self.own / "backup"
 
     def finished(self):
         """The summary of a finished stage, or None."""
-        done = self.path / "done.json"
+        done = self.own / "done.json"
         return json.loads(done.read_text()) if done.exists() else None
 
     def prepare(self, config, restart=False):
         """Creates the folder (emptied first with `restart`) and writes config.json."""
-        if restart and self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.json").write_text(config.to_json())
-
-    def resume_epoch(self):
-        """Epochs already trained by an interrupted run (0 for a fresh one)."""
-        try:
-            return int(json.loads((self.backup / "training_metadata.json").read_text())["epoch"])
-        except (OSError, ValueError, KeyError):
-            return 0
+        if restart and self.own.exists():
+            shutil.rmtree(self.own)
+        self.own.mkdir(parents=True, exist_ok=True)
+        if self.writes_results:
+            (self.path / "config.json").write_text(config.to_json())
 
     def finish(self, summary):
-        (self.path / "done.json").write_text(json.dumps(summary, indent=1, default=float))
+        (self.own / "done.json").write_text(json.dumps(summary, indent=1, default=float))
         return StageResult(self.stage, self.path, False, summary)
 
 
