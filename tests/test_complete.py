@@ -224,3 +224,77 @@ def test_align_command_prepares_a_training_folder(tmp_path):
     aligned = np.asarray(Image.open(tmp_path / "out" / "grace" / "hopper.png"))
     assert aligned.shape == (112, 112, 3)
     assert "x.png: no face found" in result.stderr
+
+
+def test_given_mask_model_reproduces_the_generator_with_its_own_mask_and_obeys_another():
+    """Fed back its own predicted mask, the given-mask model is the generator (another graph
+    over the same layers); fed a hand-made mask, Eq. 2 holds with that mask."""
+    from c2fdan_tf.models.generator import completion_with_given_mask
+
+    face = face_with_rectangle().astype(np.float32)[None] / 255.0
+    generator = scaled_mask_generator(face_with_rectangle())
+    given = completion_with_given_mask(generator)
+    own = generator(face)
+    again = given([face, own["mask"].numpy()])
+    for key in ("coarse", "coarse_completed", "fine", "completed"):
+        np.testing.assert_allclose(again[key].numpy(), own[key].numpy(), atol=1e-6, err_msg=key)
+    painted = np.zeros((1, 112, 112, 1), np.float32)
+    painted[:, 30:70, 20:90] = 1.0  # a region the user painted
+    out = {k: v.numpy() for k, v in given([face, painted]).items()}
+    outside = painted[0, ..., 0] == 0
+    np.testing.assert_array_equal(out["completed"][0][outside], face[0][outside])  # exactly the input
+    inside = ~outside
+    np.testing.assert_allclose(out["completed"][0][inside], out["fine"][0][inside], atol=1e-6)  # I_f there
+    assert np.abs(out["completed"][0][inside] - face[0][inside]).mean() > 0.05  # and really changed
+
+
+def test_complete_command_with_a_corrected_mask(tmp_path, models):
+    """The workflow: a first run writes <name>_mask.png; the user erases half of it and paints
+    a new region; the second run completes exactly there."""
+    face = face_with_rectangle()
+    (tmp_path / "in").mkdir()
+    Image.fromarray(face).save(tmp_path / "in" / "face.png")
+    keras_model = f"--model={models / 'generator.keras'}"
+    first = run_complete(keras_model, "--precision=float32", f"--input={tmp_path / 'in'}", f"--output={tmp_path / 'first'}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    predicted = np.asarray(Image.open(tmp_path / "first" / "face_mask.png"))
+    corrected = predicted.copy()
+    corrected[:, :56] = 0  # erased: the left half
+    corrected[80:100, 70:100] = 255  # painted: a region the prediction missed
+    Image.fromarray(corrected).save(tmp_path / "first" / "face_mask.png")
+    second = run_complete(keras_model, "--precision=float32", f"--input={tmp_path / 'in'}", f"--output={tmp_path / 'second'}",
+                          f"--mask={tmp_path / 'first'}")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "masked by" in second.stdout
+    completed = np.asarray(Image.open(tmp_path / "second" / "face_completed.png"))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "second" / "face_mask.png")), corrected)
+    off = corrected == 0
+    np.testing.assert_array_equal(completed[off], face[off])  # erased and never-masked pixels: the input
+    assert np.abs(completed[80:100, 70:100].astype(int) - face[80:100, 70:100]).mean() > 5  # painted: changed
+    # A single mask file works for a single input; the same through the Python API (float32 both).
+    single = run_complete(keras_model, "--precision=float32", f"--input={tmp_path / 'in' / 'face.png'}", f"--output={tmp_path / 'single'}",
+                          f"--mask={tmp_path / 'first' / 'face_mask.png'}")
+    assert single.returncode == 0, single.stderr[-2000:]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "single" / "face_completed.png")), completed)
+    [direct] = complete_faces(load_runner(models / "generator.keras"), face[None], corrected[None] / 255.0)
+    np.testing.assert_array_equal(np.round(np.clip(direct.completed, 0, 1) * 255).astype(np.uint8), completed)
+
+
+def test_complete_command_mask_errors_are_one_line(tmp_path, models):
+    face = face_with_rectangle()
+    Image.fromarray(face).save(tmp_path / "face.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "small_mask.png")
+    wrong_size = run_complete(f"--model={models / 'generator.keras'}", f"--input={tmp_path / 'face.png'}",
+                              f"--output={tmp_path / 'out'}", f"--mask={tmp_path / 'small_mask.png'}")
+    assert wrong_size.returncode == 1 and "small_mask.png" in wrong_size.stderr and "64x64" in wrong_size.stderr
+    assert not (tmp_path / "out" / "face_completed.png").exists()
+    (tmp_path / "masks").mkdir()
+    missing = run_complete(f"--model={models / 'generator.keras'}", f"--input={tmp_path / 'face.png'}",
+                           f"--output={tmp_path / 'out'}", f"--mask={tmp_path / 'masks'}")
+    assert missing.returncode == 1 and "no mask" in missing.stderr and "face_mask.png" in missing.stderr
+    for args, message in (((f"--model={models / 'model.tflite'}",), "needs a .keras checkpoint"),
+                          ((f"--model={models / 'generator.keras'}", "--align"), "does not work with --align")):
+        result = run_complete(*args, f"--input={tmp_path / 'face.png'}", f"--output={tmp_path / 'out'}",
+                              f"--mask={tmp_path / 'small_mask.png'}")
+        last = result.stderr.strip().splitlines()[-1]
+        assert result.returncode == 1 and last.startswith("error: ") and message in last, result.stderr[-800:]

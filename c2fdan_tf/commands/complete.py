@@ -12,6 +12,11 @@ Writes <name>_completed.png and <name>_mask.png per input (and
 <name>_side_by_side.png with --side_by_side); existing outputs are kept unless
 --overwrite. Unreadable files are reported and skipped; the exit status is
 non-zero only if nothing could be processed.
+
+--mask: complete inside a mask you give instead of the predicted one (white = occluded,
+112x112): a file for one input, or a folder holding <name>_mask.png per input -- e.g. the
+output folder of a first run, with the masks corrected in an image editor. Needs a .keras
+checkpoint and aligned faces (no --align).
 """
 
 import os
@@ -27,6 +32,8 @@ _MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel fol
 _INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
 _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
+_MASK = flags.DEFINE_string("mask", None, "A corrected mask (white = occluded, 112x112) for one input, or a folder of "
+                            "<name>_mask.png per input; default: the predicted mask. Needs a .keras model.")
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
@@ -52,17 +59,18 @@ def save_png(array, path):
     os.replace(temporary, path)  # never a half-written PNG under the final name
 
 
-def process_face(runner, path, targets):
+def process_face(runner, path, targets, mask_path=None):
     import numpy as np
 
     from c2fdan_tf.inference import complete_faces
-    from c2fdan_tf.data.image_files import read_face_image
+    from c2fdan_tf.data.image_files import read_face_image, read_mask_image
 
     face, resized = read_face_image(path)
     if resized:
         print(f"warning: {path} is not 112x112 and was resized; faces must be aligned to the template "
               "(use --align for ordinary photos).", file=sys.stderr)
-    [result] = complete_faces(runner, face[None])
+    masks = None if mask_path is None else read_mask_image(mask_path)[None]
+    [result] = complete_faces(runner, face[None], masks)
     save_png(result.completed, targets["completed"])
     save_png(result.mask, targets["mask"])
     if "side_by_side" in targets:
@@ -70,7 +78,21 @@ def process_face(runner, path, targets):
         save_png(np.concatenate([face / 255.0, mask_rgb, result.completed], axis=1), targets["side_by_side"])
     if result.empty_mask:
         return f"{path}: no occlusion found; written unchanged"
-    return f"{path}: completed ({np.mean(result.mask > 0.5):.1%} of the face masked)"
+    given = "" if mask_path is None else f" by {mask_path}"
+    return f"{path}: completed ({np.mean(result.mask > 0.5):.1%} of the face masked{given})"
+
+
+def mask_paths(spec, paths, names):
+    """{input path: its mask file} for --mask (a file for one input, or a folder of
+    <name>_mask.png); an input without one maps to the path it was looked for at."""
+    spec = Path(spec)
+    if spec.is_dir():
+        return {path: spec / f"{name}_mask.png" for path, name in zip(paths, names)}
+    if not spec.exists():
+        sys.exit(f"error: the mask {spec} does not exist.")
+    if len(paths) != 1:
+        sys.exit(f"error: --mask={spec} is one file for {len(paths)} inputs; give a folder of <name>_mask.png.")
+    return {paths[0]: spec}
 
 
 def process_photo(runner, path, targets):
@@ -97,13 +119,18 @@ def main(argv):
     from c2fdan_tf.data.image_files import ImageReadError, list_image_files
     from c2fdan_tf.inference import ModelError, load_runner
 
+    if _MASK.value and _ALIGN.value:
+        sys.exit("error: --mask takes masks of aligned faces; it does not work with --align yet.")
     try:
         runner = load_runner(_MODEL.value, precision=_PRECISION.value)
     except ModelError as error:
         sys.exit(f"error: {error}")
+    if _MASK.value and not runner.takes_masks:
+        sys.exit(f"error: --mask needs a .keras checkpoint; {_MODEL.value} takes only the image.")
     paths = list_image_files(_INPUT.value)
     if not paths:
         sys.exit(f"error: no input image matches {_INPUT.value}.")
+    masks = mask_paths(_MASK.value, paths, output_names(paths)) if _MASK.value else {}
     out = Path(_OUTPUT.value)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -118,8 +145,14 @@ def main(argv):
         if existing and not _OVERWRITE.value:
             problems.append(f"{path}: {existing[0]} exists (use --overwrite)")
             continue
+        if path in masks and not masks[path].is_file():
+            problems.append(f"{path}: no mask {masks[path]}")
+            continue
         try:
-            message = (process_photo if _ALIGN.value else process_face)(runner, path, targets)
+            if _ALIGN.value:
+                message = process_photo(runner, path, targets)
+            else:
+                message = process_face(runner, path, targets, masks.get(path))
         except ImageReadError as error:
             problems.append(f"{error.path}: {error.reason}")
             continue

@@ -108,6 +108,15 @@ def read_face_image(path, size=IMAGE_SIZE):
     return np.asarray(rgb, np.uint8), resized
 
 
+def read_mask_image(path, size=IMAGE_SIZE):
+    """A mask drawn over an aligned face (white = occluded, e.g. a corrected `<name>_mask.png`)
+    as float32 (size, size) in [0, 1] (its grey level); raises ImageReadError."""
+    rgb = _read_rgb(path)
+    if rgb.size != (size, size):
+        raise ImageReadError(path, f"is {rgb.width}x{rgb.height}, a mask must be {size}x{size} like the aligned face")
+    return np.asarray(rgb.convert("L"), np.float32) / 255.0
+
+
 @dataclasses.dataclass
 class FolderListing:
     """Image files of a folder with identity labels.

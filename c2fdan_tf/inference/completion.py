@@ -24,11 +24,12 @@ class FaceResult:
     empty_mask: bool  # nothing to complete: `completed` is the input itself
 
 
-def complete_faces(runner, faces):
-    """FaceResults for uint8 or float faces (N, 112, 112, 3)."""
+def complete_faces(runner, faces, masks=None):
+    """FaceResults for uint8 or float faces (N, 112, 112, 3); with `masks` (N, 112, 112[, 1])
+    in [0, 1] given (e.g. a predicted mask corrected by hand), completed inside those."""
     faces = np.asarray(faces)
     floats = faces.astype(np.float32) / 255.0 if faces.dtype == np.uint8 else faces.astype(np.float32)
-    outputs = runner(floats)
+    outputs = runner(floats) if masks is None else runner.with_masks(floats, masks)
     results = []
     for i, face in enumerate(floats):
         mask = outputs["mask"][i].reshape(IMAGE_SIZE, IMAGE_SIZE)

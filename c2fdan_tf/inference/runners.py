@@ -34,6 +34,7 @@ class GeneratorRunner(abc.ABC):
 
     batch_size = 32
     returns = OUTPUT_NAMES  # the outputs __call__ returns, in this order
+    takes_masks = False  # `with_masks` works (a .keras generator)
     output_channels = {o.name: o.channels for o in OUTPUTS}
 
     @abc.abstractmethod
@@ -44,10 +45,29 @@ class GeneratorRunner(abc.ABC):
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or images.shape[1:] != (112, 112, 3):
             raise ValueError(f"Expected faces of shape (N, 112, 112, 3), got {images.shape}.")
-        parts = [self.run_chunk(images[s : s + self.batch_size]) for s in range(0, len(images), self.batch_size)]
+        return self._in_chunks(self.run_chunk, images)
+
+    def _in_chunks(self, run_chunk, *arrays):
+        starts = range(0, len(arrays[0]), self.batch_size)
+        parts = [run_chunk(*(a[s : s + self.batch_size] for a in arrays)) for s in starts]
         if not parts:
             return {name: np.zeros((0, 112, 112, self.output_channels[name]), np.float32) for name in self.returns}
         return {name: np.concatenate([np.asarray(p[name], np.float32) for p in parts]) for name in self.returns}
+
+    def with_masks(self, images, masks):
+        """The outputs for `masks` (N, 112, 112, 1) given in place of the predicted ones (a
+        hand-corrected mask): Eq. 2 with them, the fine network on the result."""
+        raise ModelError(f"{type(self).__name__} takes only the image; completing inside a given mask needs a "
+                         ".keras checkpoint.")
+
+    @staticmethod
+    def _check_masks(images, masks):
+        images, masks = np.asarray(images, np.float32), np.asarray(masks, np.float32)
+        if masks.ndim == 3:
+            masks = masks[..., None]
+        if masks.shape != images.shape[:3] + (1,):
+            raise ValueError(f"Expected masks of shape {images.shape[:3] + (1,)}, got {masks.shape}.")
+        return images, masks
 
 
 class KerasRunner(GeneratorRunner):
@@ -70,9 +90,24 @@ class KerasRunner(GeneratorRunner):
         self.generator = generator
         self.batch_size = batch_size
         self._run = tf.function(lambda x: serving_outputs(generator(x, training=False)), reduce_retracing=True)
+        self._run_with_masks = None
+        self.takes_masks = True
 
     def run_chunk(self, images):
         return {name: value.numpy() for name, value in self._run(images).items()}
+
+    def with_masks(self, images, masks):
+        import tensorflow as tf
+
+        from c2fdan_tf.models.generator import completion_with_given_mask
+
+        images, masks = self._check_masks(images, masks)
+        if self._run_with_masks is None:
+            given = completion_with_given_mask(self.generator)
+            self._run_with_masks = tf.function(lambda x, m: serving_outputs(given([x, m], training=False)),
+                                               reduce_retracing=True)
+        return self._in_chunks(lambda x, m: {k: v.numpy() for k, v in self._run_with_masks(x, m).items()},
+                               images, masks)
 
 
 class MotifRemovalRunner(GeneratorRunner):

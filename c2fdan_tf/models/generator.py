@@ -94,3 +94,23 @@ class Generator(keras.Model):
             "exclude_partially_masked_keys": self.exclude_partially_masked_keys,
             "architecture_version": ARCHITECTURE_VERSION,
         }
+
+
+def completion_with_given_mask(generator):
+    """The trained `generator` completing inside a mask it is given instead of the one it
+    predicts: a hand-corrected mask, fed back as the fine network's input (Sec. III-B: the
+    fine network takes the coarse result and the mask).
+
+    Inputs `image` (N, 112, 112, 3) and `mask` (N, 112, 112, 1) in [0, 1]; outputs as the
+    generator's ("coarse", "mask" = the given one, "coarse_completed", "fine", "completed"),
+    without "mask_logits". Given the generator's own mask, it returns the generator's outputs.
+    The layers are the generator's (shared weights, nothing new to train)."""
+    image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
+    mask = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="mask")
+    coarse = generator.coarse_network(image)["coarse"]
+    coarse_completed = MaskedBlend(dtype="float32", name="coarse_completed")([image, coarse, mask])  # Eq. 2
+    fine = generator.fine_network([coarse_completed, mask])
+    completed = MaskedBlend(dtype="float32", name="completed")([image, fine, mask])  # Eq. 2
+    outputs = {"coarse": coarse, "mask": keras.layers.Identity(name="given_mask")(mask),
+               "coarse_completed": coarse_completed, "fine": fine, "completed": completed}
+    return keras.Model([image, mask], outputs, name="completion_with_given_mask")
