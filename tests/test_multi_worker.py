@@ -93,13 +93,13 @@ def log_rows(path):
         return list(csv.DictReader(f))
 
 
-def assert_workers_agree(workdir, stage, iterations):
+def assert_workers_agree(workdir, stage, iterations, saved="generator_last.keras"):
     chief = json.loads((workdir / stage / "done.json").read_text())
     other = json.loads((workdir / stage / "workers" / "worker-1" / "done.json").read_text())
     assert chief["weights_sha256"] == other["weights_sha256"]  # bit-identical weights on both workers
     assert chief["optimizer_iterations"] == other["optimizer_iterations"] == iterations
     # The chief saved exactly the weights it trained.
-    assert sha256_of(weights_of(workdir / stage / "generator_last.keras")) == chief["weights_sha256"]
+    assert sha256_of(weights_of(workdir / stage / saved)) == chief["weights_sha256"]
     # The other worker wrote nothing but its own marker, and both backups are gone.
     assert sorted(p.name for p in (workdir / stage / "workers" / "worker-1").iterdir()) == ["done.json"]
     assert not (workdir / stage / "backup").exists()
@@ -150,6 +150,20 @@ def test_two_workers_train_the_full_gan_stage_like_one_process(tmp_path, workers
     assert_matches_single_process(tmp_path / "two", tmp_path / "single", "full")
     row = log_rows(tmp_path / "two" / "full" / "log.csv")[0]
     assert {"d_loss", "perceptual", "style", "val_d_loss"} <= set(row)
+
+
+def test_two_workers_train_the_extractor_to_one_model_with_averaged_batch_norm_statistics(tmp_path, workers):
+    """The extractor trains through Keras' compiled loss and metrics, and its batch norm's
+    moving statistics come from each worker's own faces until the loop averages them."""
+    workers.start(tmp_path / "two", "--stage=extractor")
+    results = workers.wait()
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert_workers_agree(tmp_path / "two", "extractor", iterations=3, saved="extractor_last.keras")
+    row = log_rows(tmp_path / "two" / "extractor" / "log.csv")[0]
+    assert 0 <= float(row["accuracy"]) <= 1 and float(row["loss"]) > 0 and "val_accuracy" in row
+    assert "rank1_identification_held_out_images" in results[0].stdout  # measured by the chief only
+    assert "rank1_identification_held_out_images" not in results[1].stdout
 
 
 def test_a_killed_worker_resumes_both_from_the_last_backup(tmp_path, workers):
