@@ -22,6 +22,8 @@ _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Generator checkpoint (.ke
 _WIDTH = flags.DEFINE_integer("width", None, "Without --checkpoint: a generator of this width with random weights.")
 _OUT = flags.DEFINE_string("out", None, "Output folder.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"], "Formats.")
+_GIVEN_MASK = flags.DEFINE_bool("given_mask", True, "Also write c2fdan_given_mask_fp32.tflite: completion inside a "
+                                "given (hand-corrected) mask, for the phone app and --mask.")
 _REPRESENTATIVE = flags.DEFINE_string("representative_data", "synth", "int8 calibration faces: synth or a folder.")
 _INT8_MODE = flags.DEFINE_enum("int8_mode", "auto", ["auto", "full", "dynamic"], "int8 quantisation.")
 _BENCHMARK = flags.DEFINE_bool("benchmark", False, "Also time every artifact (1 and 2 threads).")
@@ -61,13 +63,18 @@ def main(argv):
         if "tflite_int8" in _FORMATS.value:
             representative = occluded_faces(_REPRESENTATIVE.value, "train", 64, _SEED.value, benchmark=False)["occluded"]
         manifest = export_artifacts(generator, _OUT.value, parity, _FORMATS.value, representative, source,
-                                    _INT8_MODE.value)
+                                    _INT8_MODE.value, given_mask=_GIVEN_MASK.value)
         for fmt, entry in manifest["artifacts"].items():
             parity_db = entry["parity"]["psnr_vs_keras_db"]["completed"]
             print(f"{entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, vs Keras "
                   f"{'identical' if parity_db is None else f'{parity_db:.1f} dB'}, vs truth "
                   f"{entry['quality']['psnr_vs_truth_db']:.2f} dB"
                   + (f" ({entry['quantization']})" if "quantization" in entry else ""))
+        if "given_mask" in manifest:
+            entry = manifest["given_mask"]
+            parity_db = entry["parity"]["psnr_vs_keras_db"]["completed"]
+            print(f"{entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, completes inside a given mask, vs Keras "
+                  f"{'identical' if parity_db is None else f'{parity_db:.1f} dB'}")
         if _BENCHMARK.value:
             threads = [int(t) for t in _THREADS.value]
             checkpoint = _CHECKPOINT.value

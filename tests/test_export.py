@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from c2fdan_tf.export.exporter import FILE_NAMES, FLOAT_PARITY_DB, export_artifacts, sha256_of
+from c2fdan_tf.export.exporter import FILE_NAMES, FLOAT_PARITY_DB, GIVEN_MASK_FILE, export_artifacts, sha256_of
 from c2fdan_tf.export.serving import save_serving_model
 from c2fdan_tf.export.tflite import NonBuiltinOpError, convert_saved_model
 from c2fdan_tf.inference import KerasRunner, load_runner
@@ -170,6 +170,34 @@ def test_export_command_smoke(tmp_path):
     out = tmp_path / "out"
     result = run_export(tmp_path, "--width=4", f"--out={out}", "--formats=tflite,onnx")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["c2fdan.onnx", "c2fdan_fp32.tflite", "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["c2fdan.onnx", "c2fdan_fp32.tflite", GIVEN_MASK_FILE,
+                                                     "manifest.json"]
+    assert f"{GIVEN_MASK_FILE}: " in result.stdout and "completes inside a given mask" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["source"]["random_weights"] and manifest["source"]["config"]["width"] == 4
+
+
+def test_the_given_mask_model_converts_to_builtin_tflite_and_completes_inside_a_hand_mask(exported):
+    """The phone app's second model: image and a (corrected) mask in, Eq. 2 with that mask."""
+    from c2fdan_tf.inference import ModelError
+    from c2fdan_tf.models.generator import completion_with_given_mask
+
+    out, generator, _, manifest = exported
+    entry, path = manifest["given_mask"], out / GIVEN_MASK_FILE
+    assert entry["file"] == GIVEN_MASK_FILE and entry["sha256"] == sha256_of(path)
+    assert [i["name"] for i in entry["inputs"]] == ["image", "mask"] and entry["inputs"][1]["shape"] == [1, 112, 112, 1]
+    assert entry["ops"] and not any("FLEX" in op.upper() for op in entry["ops"])
+    images = parity_batch(3, seed=9)["occluded"]
+    masks = np.zeros((3, 112, 112, 1), np.float32)
+    masks[:, 20:60, 30:90] = 1.0  # a mask drawn by hand, unlike any the network predicts
+    runner = load_runner(path)
+    got = runner.with_masks(images, masks)
+    expected = {k: v.numpy() for k, v in completion_with_given_mask(generator)([images, masks]).items()}
+    for name, key in (("completed", "completed"), ("coarse", "coarse_completed")):
+        assert psnr(got[name], expected[key]) >= FLOAT_PARITY_DB, name
+    np.testing.assert_array_equal(got["mask"], masks)
+    outside = masks[..., 0] == 0
+    assert np.abs(got["completed"] - images).max(axis=-1)[outside].max() <= 1e-5  # untouched outside
+    assert np.abs(got["completed"] - images).max(axis=-1)[~outside].mean() > 1e-3  # completed inside
+    with pytest.raises(ModelError, match="given mask"):
+        runner(images)

@@ -126,7 +126,10 @@ def main(argv):
     except ModelError as error:
         sys.exit(f"error: {error}")
     if _MASK.value and not runner.takes_masks:
-        sys.exit(f"error: --mask needs a .keras checkpoint; {_MODEL.value} takes only the image.")
+        sys.exit(f"error: --mask needs a .keras checkpoint or the exported given-mask .tflite; {_MODEL.value} "
+                 "takes only the image.")
+    if runner.needs_masks and not _MASK.value:
+        sys.exit(f"error: {_MODEL.value} completes inside a given mask: pass --mask (or use the main model).")
     paths = list_image_files(_INPUT.value)
     if not paths:
         sys.exit(f"error: no input image matches {_INPUT.value}.")

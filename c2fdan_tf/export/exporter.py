@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from c2fdan_tf import image_metrics
 from c2fdan_tf.export.onnx_export import ONNX_OPSET, export_onnx
-from c2fdan_tf.export.serving import save_serving_model
+from c2fdan_tf.export.serving import save_given_mask_serving_model, save_serving_model
 from c2fdan_tf.export.tflite import ConversionError, convert_saved_model, tflite_op_names
 from c2fdan_tf.inference.contract import OUTPUT_NAMES, io_spec
 from c2fdan_tf.inference.runners import KerasRunner, OnnxRunner, SavedModelRunner, TFLiteRunner
@@ -31,6 +31,8 @@ FILE_NAMES = {
     "tflite_int8": "c2fdan_int8.tflite",
     "onnx": "c2fdan.onnx",
 }
+# Completing inside a given (hand-corrected) mask: the phone app's second model.
+GIVEN_MASK_FILE = "c2fdan_given_mask_fp32.tflite"
 FLOAT_PARITY_DB = 60.0  # float artifacts must match Keras at least this closely
 INT8_QUALITY_BUDGET_DB = 0.5  # full-integer int8 is kept if within this of fp32
 
@@ -93,8 +95,11 @@ def _parity(name, outputs, reference, float_artifact):
 
 
 def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, representative_images=None,
-                     source=None, int8_mode="auto", log=print):
+                     source=None, int8_mode="auto", given_mask=True, log=print):
     """Exports, verifies and writes the manifest; returns the manifest dict.
+
+    given_mask: also write GIVEN_MASK_FILE (inputs image and mask; fp32 TFLite, built-in ops,
+        the same parity check), under the manifest's "given_mask".
 
     parity_batch: {"occluded": float (N, 112, 112, 3), "ground_truth": ...}.
     int8_mode: "full" (full-integer), "dynamic" (dynamic-range) or "auto": full
@@ -169,18 +174,40 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
                 "format": "onnx", "opset": ONNX_OPSET, "inputs": inputs, "outputs": outs,
                 **_parity("ONNX", outputs, reference, True), "quality": _quality(outputs["completed"], truth),
             }
-        for fmt, entry in manifest["artifacts"].items():
-            path = workspace / FILE_NAMES[fmt]
-            entry.update({"file": FILE_NAMES[fmt], "size_bytes": size_of(path), "sha256": sha256_of(path)})
-        for fmt in manifest["artifacts"]:
-            final = out_dir / FILE_NAMES[fmt]
+        files = {fmt: FILE_NAMES[fmt] for fmt in manifest["artifacts"]}
+        entries = dict(manifest["artifacts"])
+        if given_mask:
+            manifest["given_mask"] = entries["given_mask"] = _export_given_mask(generator, workspace, occluded,
+                                                                                reference, log)
+            files["given_mask"] = GIVEN_MASK_FILE
+        for key, entry in entries.items():
+            path = workspace / files[key]
+            entry.update({"file": files[key], "size_bytes": size_of(path), "sha256": sha256_of(path)})
+        for key in entries:
+            final = out_dir / files[key]
             if final.is_dir():
                 shutil.rmtree(final)
-            os.replace(workspace / FILE_NAMES[fmt], final)
+            os.replace(workspace / files[key], final)
         write_manifest(out_dir, manifest)
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
     return manifest
+
+
+def _export_given_mask(generator, workspace, occluded, reference, log):
+    """The given-mask model as fp32 TFLite, checked against Keras on the predicted masks made
+    binary (what a user's corrected mask looks like)."""
+    log("exporting TFLite fp32 with a given mask")
+    save_given_mask_serving_model(generator, workspace / "saved_model_given_mask", batch_size=1)
+    path = workspace / GIVEN_MASK_FILE
+    content = convert_saved_model(workspace / "saved_model_given_mask", "fp32")
+    path.write_bytes(content)
+    masks = (reference["mask"] > 0.5).astype(np.float32)
+    outputs = TFLiteRunner(model_path=path).with_masks(occluded, masks)
+    expected = KerasRunner(generator).with_masks(occluded, masks)
+    inputs, outs = io_spec(1, given_mask=True)
+    return {"format": "tflite", "quantization": "fp32", "inputs": inputs, "outputs": outs,
+            "ops": sorted(tflite_op_names(content)), **_parity("TFLite with a given mask", outputs, expected, True)}
 
 
 def _export_tflite(fmt, workspace, reference, truth, occluded, representative_images, int8_mode, fp32_quality, log):

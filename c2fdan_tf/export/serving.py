@@ -5,7 +5,8 @@ import keras
 import tensorflow as tf
 
 from c2fdan_tf.face_template import IMAGE_SIZE
-from c2fdan_tf.inference.contract import INPUT_NAME, serving_outputs
+from c2fdan_tf.inference.contract import INPUT_NAME, MASK_INPUT_NAME, serving_outputs
+from c2fdan_tf.models.generator import completion_with_given_mask
 
 
 def serving_model(generator):
@@ -41,5 +42,23 @@ def save_serving_model(generator, directory, batch_size=None):
     archive.add_endpoint(
         "serving_uint8", serve_uint8, [tf.TensorSpec(shape, tf.uint8, name=INPUT_NAME)]
     )
+    archive.write_out(str(directory), verbose=False)
+    return directory
+
+
+def save_given_mask_serving_model(generator, directory, batch_size=1):
+    """Writes a SavedModel whose `serving_default` completes inside a given mask: inputs
+    `image` (N, 112, 112, 3) and `mask` (N, 112, 112, 1), float32 in [0, 1]; the same outputs
+    as `save_serving_model` ("mask" echoes the given one). `completion_with_given_mask`."""
+    given = completion_with_given_mask(generator)
+
+    def serve(image, mask):
+        return serving_outputs(given([image, mask], training=False))
+
+    archive = keras.export.ExportArchive()
+    archive.track(given)
+    archive.add_endpoint("serving_default", serve, [
+        tf.TensorSpec((batch_size, IMAGE_SIZE, IMAGE_SIZE, 3), tf.float32, name=INPUT_NAME),
+        tf.TensorSpec((batch_size, IMAGE_SIZE, IMAGE_SIZE, 1), tf.float32, name=MASK_INPUT_NAME)])
     archive.write_out(str(directory), verbose=False)
     return directory

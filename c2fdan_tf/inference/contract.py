@@ -11,6 +11,7 @@ import dataclasses
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 INPUT_NAME = "image"
+MASK_INPUT_NAME = "mask"  # the given-mask model's second input (1 = complete here)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +36,14 @@ def serving_outputs(generator_outputs):
     return {output.name: generator_outputs[output.generator_key] for output in OUTPUTS}
 
 
-def io_spec(batch):
-    """(inputs, outputs) descriptions for a manifest; `batch` None = any."""
+def io_spec(batch, given_mask=False):
+    """(inputs, outputs) descriptions for a manifest; `batch` None = any. `given_mask`: the
+    model completing inside a mask it is given (a second input `mask`)."""
     shape = [batch, IMAGE_SIZE, IMAGE_SIZE]
     inputs = [{"name": INPUT_NAME, "shape": shape + [3], "dtype": "float32", "range": list(VALUE_RANGE)}]
+    if given_mask:
+        inputs.append({"name": MASK_INPUT_NAME, "shape": shape + [1], "dtype": "float32", "range": list(VALUE_RANGE),
+                       "meaning": "where to complete, 1 = occluded (e.g. the predicted mask, corrected)"})
     outputs = [
         {"name": o.name, "shape": shape + [o.channels], "dtype": "float32", "range": list(VALUE_RANGE),
          "meaning": o.meaning}

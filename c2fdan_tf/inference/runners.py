@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from c2fdan_tf.inference.contract import INPUT_NAME, OUTPUT_NAMES, OUTPUTS, serving_outputs
+from c2fdan_tf.inference.contract import INPUT_NAME, MASK_INPUT_NAME, OUTPUT_NAMES, OUTPUTS, serving_outputs
 
 
 class ModelError(ValueError):
@@ -34,7 +34,8 @@ class GeneratorRunner(abc.ABC):
 
     batch_size = 32
     returns = OUTPUT_NAMES  # the outputs __call__ returns, in this order
-    takes_masks = False  # `with_masks` works (a .keras generator)
+    takes_masks = False  # `with_masks` works (a .keras generator, the exported given-mask model)
+    needs_masks = False  # only `with_masks` works (the exported given-mask model)
     output_channels = {o.name: o.channels for o in OUTPUTS}
 
     @abc.abstractmethod
@@ -58,7 +59,7 @@ class GeneratorRunner(abc.ABC):
         """The outputs for `masks` (N, 112, 112, 1) given in place of the predicted ones (a
         hand-corrected mask): Eq. 2 with them, the fine network on the result."""
         raise ModelError(f"{type(self).__name__} takes only the image; completing inside a given mask needs a "
-                         ".keras checkpoint.")
+                         ".keras checkpoint or export.py's c2fdan_given_mask_fp32.tflite.")
 
     @staticmethod
     def _check_masks(images, masks):
@@ -164,14 +165,26 @@ class TFLiteRunner(GeneratorRunner):
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{model_path or 'the model'} is not a usable .tflite: {_first_line(error)}") from None
         # Inputs are looked up by name: the interpreter does not keep Keras' input order.
-        batch = int(self._signature.get_input_details()[INPUT_NAME]["shape"][0])
+        inputs = self._signature.get_input_details()
+        batch = int(inputs[INPUT_NAME]["shape"][0])
         self.batch_size = batch if batch > 0 else 32
+        self.takes_masks = self.needs_masks = MASK_INPUT_NAME in inputs  # export.py's given-mask model
+        self._name = model_path or "the model"
 
-    def run_chunk(self, images):
+    def run_chunk(self, images, masks=None):
+        if masks is None and self.takes_masks:
+            raise ModelError(f"{self._name} completes inside a given mask: call with_masks(images, masks).")
         if self.batch_size == 1 and len(images) > 1:
-            parts = [self.run_chunk(image[None]) for image in images]
+            parts = [self.run_chunk(images[i : i + 1], None if masks is None else masks[i : i + 1])
+                     for i in range(len(images))]
             return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        return {name: np.asarray(value) for name, value in self._signature(**{INPUT_NAME: images}).items()}
+        feeds = {INPUT_NAME: images} if masks is None else {INPUT_NAME: images, MASK_INPUT_NAME: masks}
+        return {name: np.asarray(value) for name, value in self._signature(**feeds).items()}
+
+    def with_masks(self, images, masks):
+        if not self.takes_masks:
+            return super().with_masks(images, masks)
+        return self._in_chunks(self.run_chunk, *self._check_masks(images, masks))
 
 
 class OnnxRunner(GeneratorRunner):
