@@ -45,7 +45,7 @@ def train_extractor(config, directory, runtime, verbose, extra_callbacks=(), sta
     held_out = HeldOutSplit(source, data.holdout_every, validation=True)
     steps = steps_per_epoch(schedule, train)
     # A resumed run reseeds the shuffle by the batches already trained (no replay of the first ones).
-    resumed = batches_done(directory.backup, steps, runtime.role.multi_worker)
+    resumed = batches_done(runtime, directory.backup, steps)
     train_data = identity_dataset(train, schedule.batch_size, seed=data.seed + resumed, **occlusion)
     val_data = identity_dataset(held_out, schedule.batch_size, augment=False, repeat=False, shuffle_buffer=0)
     with runtime.strategy.scope():
@@ -65,8 +65,7 @@ def train_extractor(config, directory, runtime, verbose, extra_callbacks=(), sta
     callbacks = stage_callbacks(directory.path, extractor, CHECKPOINT_PREFIX[stage], "val_accuracy")
     history = fit_stage(classifier, runtime, directory.backup, train_data, epochs=schedule.epochs,
                         steps_per_epoch=steps, validation_data=val_data, callbacks=callbacks + list(extra_callbacks),
-                        verbose=verbose, backup_every_steps=config.runtime.backup_every_steps,
-                        jit_compile=config.runtime.jit_compile)
+                        verbose=verbose)
     check_finite(history, stage)
     state = trained_state(classifier, extractor)
     if not directory.writes_results:  # another worker writes (and measures) the checkpoint

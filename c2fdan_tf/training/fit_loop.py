@@ -24,15 +24,15 @@ import tensorflow as tf
 
 
 def fit_stage(model, runtime, backup_folder, train_data, *, epochs, steps_per_epoch, validation_data, callbacks,
-              verbose, backup_every_steps=0, jit_compile=False):
-    """Trains the compiled, built `model` (in `runtime.strategy`'s scope); returns the
-    history dict {log name: one value per epoch}. Resumes from `backup_folder`."""
+              verbose):
+    """Trains the compiled, built `model` (in `runtime.strategy`'s scope, a `runtime.Runtime`);
+    returns the history dict {log name: one value per epoch}. Resumes from `backup_folder`."""
     if runtime.role.multi_worker:
         return fit_across_workers(model, runtime.strategy, WorkerBackup(backup_folder), train_data, epochs=epochs,
                                   steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                                   callbacks=callbacks if runtime.role.is_chief else [], verbose=verbose,
-                                  backup_every_steps=backup_every_steps, jit_compile=jit_compile)
-    backup = keras.callbacks.BackupAndRestore(str(backup_folder), save_freq=backup_every_steps or "epoch",
+                                  backup_every_steps=runtime.backup_every_steps, jit_compile=runtime.jit_compile)
+    backup = keras.callbacks.BackupAndRestore(str(backup_folder), save_freq=runtime.backup_every_steps or "epoch",
                                               delete_checkpoint=True)
     history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                         callbacks=[backup, *callbacks, keras.callbacks.TerminateOnNaN()], verbose=verbose,
@@ -40,10 +40,10 @@ def fit_stage(model, runtime, backup_folder, train_data, *, epochs, steps_per_ep
     return history.history
 
 
-def batches_done(backup_folder, steps_per_epoch, multi_worker):
+def batches_done(runtime, backup_folder, steps_per_epoch):
     """Training batches an interrupted run already consumed (0 for a fresh one): the data
     stream of a resumed run starts there. `fit` resumes at the start of its last epoch."""
-    if multi_worker:
+    if runtime.role.multi_worker:
         return WorkerBackup(backup_folder).progress()["step"]
     try:
         epoch = json.loads((Path(backup_folder) / "training_metadata.json").read_text())["epoch"]

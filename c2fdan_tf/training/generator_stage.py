@@ -50,7 +50,7 @@ def train_generator(config, stage_name, directory, runtime, init_from, extractor
     stage = GeneratorStage(stage_name, config.losses_of(stage_name))
     schedule = config.schedule_of(stage_name)
     train_data, val_data, sample_batch, steps = occluded_batches(
-        config.data, schedule, lambda steps: batches_done(directory.backup, steps, runtime.role.multi_worker))
+        config.data, schedule, lambda steps: batches_done(runtime, directory.backup, steps))
     coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path,
                                                         config.model.identity_network)
 
@@ -72,8 +72,7 @@ def train_generator(config, stage_name, directory, runtime, init_from, extractor
     callbacks.append(CompletionSamples(generator, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns))
     history = fit_stage(model, runtime, directory.backup, train_data, epochs=schedule.epochs, steps_per_epoch=steps,
-                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose,
-                        backup_every_steps=config.runtime.backup_every_steps, jit_compile=config.runtime.jit_compile)
+                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose)
     check_finite(history, stage_name)
     return history, {"final": {name: values[-1] for name, values in history.items()},
                      **trained_state(model, generator)}

@@ -17,7 +17,7 @@ def train_motif_removal(config, directory, runtime, verbose, extra_callbacks=())
     """Trains into `directory` (a StageDirectory); returns (history, summary)."""
     schedule = config.schedule_of("bvmr")
     train_data, val_data, sample_batch, steps = occluded_batches(
-        config.data, schedule, lambda steps: batches_done(directory.backup, steps, runtime.role.multi_worker))
+        config.data, schedule, lambda steps: batches_done(runtime, directory.backup, steps))
     with runtime.strategy.scope():
         network = build_network("bvmr", config.model)
         model = MotifRemovalTraining(network)
@@ -28,8 +28,7 @@ def train_motif_removal(config, directory, runtime, verbose, extra_callbacks=())
     callbacks.append(CompletionSamples(network, sample_batch, directory.path / "samples",
                                        directory.path / "tensorboard", columns=("mask", "motif", "completed")))
     history = fit_stage(model, runtime, directory.backup, train_data, epochs=schedule.epochs, steps_per_epoch=steps,
-                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose,
-                        backup_every_steps=config.runtime.backup_every_steps, jit_compile=config.runtime.jit_compile)
+                        validation_data=val_data, callbacks=callbacks + list(extra_callbacks), verbose=verbose)
     check_finite(history, "bvmr")
     return history, {"final": {name: values[-1] for name, values in history.items()},
                      **trained_state(model, network)}

@@ -75,10 +75,12 @@ def local_cluster(count):
 
 @dataclasses.dataclass(frozen=True)
 class Runtime:
-    """The strategy a stage runs under and this process' role in it."""
+    """The strategy a stage runs under, this process' role in it, and how its loop runs."""
 
     strategy: object
     role: WorkerRole = WorkerRole()
+    backup_every_steps: int = 0  # 0: back up at the end of every epoch
+    jit_compile: bool = False
 
 
 def make_strategy(name, timeout_seconds=600):

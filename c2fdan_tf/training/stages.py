@@ -47,7 +47,8 @@ def run_stage(config, stage, workdir, init_from=None, extractor_path=None, resta
         log(f"stage {stage}: {role.name} of {len(role.peers) + 1} workers "
             f"({'chief: writes the results' if role.is_chief else 'not the chief'}); waiting for the others")
     try:  # before any file is written
-        runtime = Runtime(make_strategy(config.runtime.strategy, config.runtime.worker_timeout_seconds), role)
+        strategy = make_strategy(config.runtime.strategy, config.runtime.worker_timeout_seconds)
+        runtime = Runtime(strategy, role, config.runtime.backup_every_steps, config.runtime.jit_compile)
     except ValueError as error:
         raise StageError(str(error)) from None
     directory.prepare(config, restart)
