@@ -24,6 +24,8 @@ _OUT = flags.DEFINE_string("out", None, "Output folder.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"], "Formats.")
 _GIVEN_MASK = flags.DEFINE_bool("given_mask", True, "Also write c2fdan_given_mask_fp32.tflite: completion inside a "
                                 "given (hand-corrected) mask, for the phone app and --mask.")
+_FACE_DETECTOR = flags.DEFINE_bool("face_detector", True, "Also write face_detector/: MTCNN's nets as TFLite, for "
+                                   "the phone app to find and align faces in photos.")
 _REPRESENTATIVE = flags.DEFINE_string("representative_data", "synth", "int8 calibration faces: synth or a folder.")
 _INT8_MODE = flags.DEFINE_enum("int8_mode", "auto", ["auto", "full", "dynamic"], "int8 quantisation.")
 _BENCHMARK = flags.DEFINE_bool("benchmark", False, "Also time every artifact (1 and 2 threads).")
@@ -63,7 +65,8 @@ def main(argv):
         if "tflite_int8" in _FORMATS.value:
             representative = occluded_faces(_REPRESENTATIVE.value, "train", 64, _SEED.value, benchmark=False)["occluded"]
         manifest = export_artifacts(generator, _OUT.value, parity, _FORMATS.value, representative, source,
-                                    _INT8_MODE.value, given_mask=_GIVEN_MASK.value)
+                                    _INT8_MODE.value, given_mask=_GIVEN_MASK.value,
+                                    face_detector=_FACE_DETECTOR.value)
         for fmt, entry in manifest["artifacts"].items():
             parity_db = entry["parity"]["psnr_vs_keras_db"]["completed"]
             print(f"{entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, vs Keras "
@@ -75,6 +78,9 @@ def main(argv):
             parity_db = entry["parity"]["psnr_vs_keras_db"]["completed"]
             print(f"{entry['file']}: {entry['size_bytes'] / 1e6:.1f} MB, completes inside a given mask, vs Keras "
                   f"{'identical' if parity_db is None else f'{parity_db:.1f} dB'}")
+        if "face_detector" in manifest:
+            entry = manifest["face_detector"]
+            print(f"{entry['file']}/: {entry['size_bytes'] / 1e6:.1f} MB, MTCNN's nets for the phone app")
         if _BENCHMARK.value:
             threads = [int(t) for t in _THREADS.value]
             checkpoint = _CHECKPOINT.value

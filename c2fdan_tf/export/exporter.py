@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from c2fdan_tf import image_metrics
+from c2fdan_tf.export.face_detector import DETECTOR_FOLDER, export_face_detector
 from c2fdan_tf.export.onnx_export import ONNX_OPSET, export_onnx
 from c2fdan_tf.export.serving import save_given_mask_serving_model, save_serving_model
 from c2fdan_tf.export.tflite import ConversionError, convert_saved_model, tflite_op_names
@@ -95,11 +96,13 @@ def _parity(name, outputs, reference, float_artifact):
 
 
 def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, representative_images=None,
-                     source=None, int8_mode="auto", given_mask=True, log=print):
+                     source=None, int8_mode="auto", given_mask=True, face_detector=True, log=print):
     """Exports, verifies and writes the manifest; returns the manifest dict.
 
     given_mask: also write GIVEN_MASK_FILE (inputs image and mask; fp32 TFLite, built-in ops,
         the same parity check), under the manifest's "given_mask".
+    face_detector: also write face_detector/ (MTCNN's nets as TFLite for the phone app,
+        `face_detector.export_face_detector`), under the manifest's "face_detector".
 
     parity_batch: {"occluded": float (N, 112, 112, 3), "ground_truth": ...}.
     int8_mode: "full" (full-integer), "dynamic" (dynamic-range) or "auto": full
@@ -180,6 +183,11 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
             manifest["given_mask"] = entries["given_mask"] = _export_given_mask(generator, workspace, occluded,
                                                                                 reference, log)
             files["given_mask"] = GIVEN_MASK_FILE
+        if face_detector:
+            log("exporting the face detector (MTCNN) for the phone app")
+            config = export_face_detector(workspace)
+            manifest["face_detector"] = entries["face_detector"] = {"format": "tflite", **config}
+            files["face_detector"] = DETECTOR_FOLDER
         for key, entry in entries.items():
             path = workspace / files[key]
             entry.update({"file": files[key], "size_bytes": size_of(path), "sha256": sha256_of(path)})

@@ -53,6 +53,10 @@ def save_given_mask_serving_model(generator, directory, batch_size=1):
     given = completion_with_given_mask(generator)
 
     def serve(image, mask):
+        # Clipped to [0, 1]: a valid mask, and an output tensor of its own. Echoing the input
+        # tensor itself as the "mask" output made LiteRT.js 2.5.3 bind that input to an
+        # uninitialised output buffer (measured: a zero mask in, garbage used as the mask).
+        mask = tf.clip_by_value(mask, 0.0, 1.0)
         return serving_outputs(given([image, mask], training=False))
 
     archive = keras.export.ExportArchive()

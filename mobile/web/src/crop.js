@@ -1,10 +1,11 @@
-// A square crop tool over the photo, with the aligned-face template's eye and mouth
-// positions drawn inside the square so the user can line the face up.
+// The photo with the faces found in it (boxes and five landmarks), or, by hand, a square
+// crop tool with the aligned-face template's eye and mouth positions drawn inside it.
+import TEMPLATE from './face_template.json';
 
-export const FACE_SIZE = 112;
-// The 112x112 five-point template (ArcFace/insightface), (x, y) in pixels.
-const EYES = [[38.29, 51.70], [73.53, 51.50]];
-const MOUTH = [[41.55, 92.37], [70.73, 92.20]];
+export const FACE_SIZE = TEMPLATE.size;
+// The 112x112 five-point template (face_template.py, generated), (x, y) in pixels.
+const EYES = TEMPLATE.points.slice(0, 2);
+const MOUTH = TEMPLATE.points.slice(3, 5);
 
 export class CropTool {
   constructor(canvas, slider, onChange = () => {}) {
@@ -12,6 +13,8 @@ export class CropTool {
     this.slider = slider;
     this.onChange = onChange;
     this.bitmap = null;
+    this.faces = [];
+    this.manual = true;
     this.crop = { x: 0, y: 0, size: 0 };
     this.drag = null;
     canvas.addEventListener('pointerdown', (e) => this.startDrag(e));
@@ -23,9 +26,24 @@ export class CropTool {
     slider.addEventListener('input', () => this.resize(Number(slider.value) / 100));
   }
 
+  /** Shows the faces found ({box, landmarks} in photo pixels) instead of the square. */
+  showFaces(faces) {
+    this.faces = faces;
+    this.manual = faces.length === 0;
+    this.draw();
+  }
+
+  /** Back to the square, by hand. */
+  chooseByHand() {
+    this.manual = true;
+    this.draw();
+  }
+
   /** Shows a decoded image; the crop starts as the largest centred square. */
   setImage(bitmap) {
     this.bitmap = bitmap;
+    this.faces = [];
+    this.manual = true;
     const side = Math.min(bitmap.width, bitmap.height);
     this.crop = { x: Math.floor((bitmap.width - side) / 2), y: Math.floor((bitmap.height - side) / 2), size: side };
     this.slider.value = '100';
@@ -61,7 +79,7 @@ export class CropTool {
   }
 
   startDrag(e) {
-    if (!this.bitmap) return;
+    if (!this.bitmap || !this.manual) return;
     this.canvas.setPointerCapture(e.pointerId);
     const [x, y] = this.toImage(e);
     this.drag = { x, y, crop: { ...this.crop } };
@@ -78,7 +96,7 @@ export class CropTool {
 
   nudge(e) {
     const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-    if (!this.bitmap || !steps[e.key]) return;
+    if (!this.bitmap || !this.manual || !steps[e.key]) return;
     e.preventDefault();
     const step = Math.max(1, Math.round(this.crop.size / 50));
     this.crop.x += steps[e.key][0] * step;
@@ -87,11 +105,33 @@ export class CropTool {
     this.draw();
   }
 
+  drawFaces(ctx, s) {
+    ctx.lineWidth = 2;
+    this.faces.forEach((face, k) => {
+      const { x1, y1, x2, y2 } = face.box;
+      ctx.strokeStyle = '#ffffff';
+      ctx.strokeRect(x1 * s, y1 * s, (x2 - x1) * s, (y2 - y1) * s);
+      ctx.fillStyle = '#f0a500';
+      for (const [x, y] of face.landmarks) {
+        ctx.beginPath();
+        ctx.arc(x * s, y * s, Math.max(2, ((x2 - x1) * s) / 40), 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      ctx.font = `${Math.max(12, Math.round(this.canvas.width / 40))}px system-ui, sans-serif`;
+      ctx.fillStyle = '#ffffff';
+      ctx.fillText(String(k + 1), x1 * s + 3, y1 * s - 4 > 10 ? y1 * s - 4 : y1 * s + 14);
+    });
+  }
+
   draw() {
     const ctx = this.canvas.getContext('2d');
     const s = this.canvas.width / this.bitmap.width;
     const c = this.crop;
     ctx.drawImage(this.bitmap, 0, 0, this.canvas.width, this.canvas.height);
+    if (!this.manual) {
+      this.drawFaces(ctx, s);
+      return;
+    }
     ctx.fillStyle = 'rgba(0, 0, 0, 0.55)';
     ctx.beginPath();
     ctx.rect(0, 0, this.canvas.width, this.canvas.height);
@@ -116,16 +156,5 @@ export class CropTool {
     ctx.lineTo(...m1);
     ctx.stroke();
     this.onChange(this.crop);
-  }
-
-  /** The crop as 112x112 RGBA pixels. */
-  extract() {
-    const out = new OffscreenCanvas(FACE_SIZE, FACE_SIZE);
-    const ctx = out.getContext('2d', { willReadFrequently: true });
-    ctx.imageSmoothingEnabled = true;
-    ctx.imageSmoothingQuality = 'high';
-    const c = this.crop;
-    ctx.drawImage(this.bitmap, c.x, c.y, c.size, c.size, 0, 0, FACE_SIZE, FACE_SIZE);
-    return ctx.getImageData(0, 0, FACE_SIZE, FACE_SIZE);
   }
 }

@@ -1,30 +1,41 @@
-// Runs the C2FDAN generator with LiteRT.js in a worker, off the page's thread.
-// Messages in:  {type: 'load', url} | {type: 'load', bytes} | {type: 'run', pixels: Float32Array}
-// Messages out: {type: 'loaded', runtime, loadMs} | {type: 'no-model'} | {type: 'error', message}
-//               | {type: 'result', completed, mask, coarse, ms}
+// Everything heavy, off the page's thread: LiteRT.js models (the C2FDAN generator, the
+// given-mask model, MTCNN's three nets), face detection, alignment, completion and the paste
+// back into the full-resolution photo, and encoding the download.
+//
+// Messages in:
+//   {type: 'load', base}            models from the page's models/ folder
+//   {type: 'load', bytes}           a generator chosen by the user (.tflite bytes)
+//   {type: 'photo', bitmap, name, mimeType}    a decoded photo: find its faces
+//   {type: 'complete', crop?}       complete the found faces, or the square {x, y, size}
+//   {type: 'remask', index, mask}   complete face `index` again inside a corrected mask
+// Messages out:
+//   {type: 'loaded', runtime, loadMs, size, editing, detection, fetched} | {type: 'no-model'}
+//   {type: 'progress', text} | {type: 'faces', faces, width, height, ms}
+//   {type: 'result', faces, bitmap, blob, width, height, ms} | {type: 'error', message}
 import { isWebGPUSupported, loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
+import { pasteBack, similarityTransform, warpToFace } from './alignment.js';
+import { detectFaces } from './face_detection.js';
+import TEMPLATE from './face_template.json';
 
-const SIZE = 112;
-let model = null;
+const SIZE = TEMPLATE.size;
+const models = { generator: null, givenMask: null, detector: null };
 let runtime = null;
 let liteRtReady = null;
+let photo = null; // {name, mimeType, width, height, pixels: ImageData, faces, results}
 
 function wasmDirectory() {
   // The LiteRT.js wasm files sit next to this worker script (copied there at build).
   return new URL('./', self.location.href).href;
 }
 
-async function compile(bytes) {
+async function compile(bytes, preferGpu = true) {
   liteRtReady ??= loadLiteRt(wasmDirectory());
   await liteRtReady;
-  const attempts = [];
-  if (isWebGPUSupported()) attempts.push('webgpu');
-  attempts.push('wasm');
+  const attempts = preferGpu && isWebGPUSupported() ? ['webgpu', 'wasm'] : ['wasm'];
   let lastError = null;
   for (const accelerator of attempts) {
     try {
-      const compiled = await loadAndCompile(bytes, { accelerator });
-      return { compiled, accelerator };
+      return { compiled: await loadAndCompile(bytes, { accelerator }), accelerator };
     } catch (error) {
       lastError = error;
     }
@@ -32,65 +43,239 @@ async function compile(bytes) {
   throw lastError;
 }
 
-function checkSignature(compiled) {
+function checkGenerator(compiled, withMask) {
   const inputs = compiled.getInputDetails();
   const outputs = compiled.getOutputDetails().map((d) => d.name);
-  const shape = Array.from(inputs[0]?.shape ?? []);
-  const ok = inputs.length === 1 && shape.join(',') === `1,${SIZE},${SIZE},3` &&
-    ['completed', 'mask'].every((name) => outputs.includes(name));
-  if (!ok) {
-    throw new Error('This .tflite is not a C2FDAN generator from export.py: it must take one image ' +
-      `(1, ${SIZE}, ${SIZE}, 3) and return "completed" and "mask" (it takes ${JSON.stringify(shape)} ` +
-      `and returns ${outputs.join(', ')}).`);
+  const shapes = Object.fromEntries(inputs.map((d) => [d.name, Array.from(d.shape).join(',')]));
+  const wanted = withMask ? { image: `1,${SIZE},${SIZE},3`, mask: `1,${SIZE},${SIZE},1` } : null;
+  const ok = withMask
+    ? inputs.length === 2 && Object.entries(wanted).every(([k, v]) => shapes[k] === v)
+    : inputs.length === 1 && Object.values(shapes)[0] === `1,${SIZE},${SIZE},3`;
+  if (!ok || !['completed', 'mask'].every((name) => outputs.includes(name))) {
+    throw new Error(withMask
+      ? `c2fdan_given_mask.tflite is not export.py's given-mask model (inputs ${JSON.stringify(shapes)}).`
+      : 'This .tflite is not a C2FDAN generator from export.py: it must take one image ' +
+        `(1, ${SIZE}, ${SIZE}, 3) and return "completed" and "mask" (it takes ${JSON.stringify(Object.values(shapes))} ` +
+        `and returns ${outputs.join(', ')}).`);
   }
-  return inputs[0].name;
+  return inputs.map((d) => d.name);
+}
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+}
+
+async function loadDetector(base) {
+  const response = await fetch(new URL('face_detector/face_detector.json', base));
+  if (!response.ok) return null;
+  const config = await response.json();
+  const load = async (file) => {
+    const bytes = await fetchBytes(new URL(`face_detector/${file}`, base));
+    if (!bytes) throw new Error(`face_detector/${file} is missing from the page's models.`);
+    return (await compile(bytes, false)).compiled;
+  };
+  const pnets = {};
+  for (const entry of config.pnet) pnets[entry.size] = await load(entry.file);
+  return { config, pnets, rnet: await load(config.rnet.file), onet: await load(config.onet.file) };
 }
 
 async function load(message) {
   const start = performance.now();
   let bytes = message.bytes ? new Uint8Array(message.bytes) : null;
   if (!bytes) {
-    const response = await fetch(message.url);
-    if (!response.ok) {
+    bytes = await fetchBytes(new URL('c2fdan.tflite', message.base));
+    if (!bytes) {
       postMessage({ type: 'no-model' });
       return;
     }
-    bytes = new Uint8Array(await response.arrayBuffer());
   }
   const { compiled, accelerator } = await compile(bytes);
-  const inputName = checkSignature(compiled);
-  model?.compiled.delete();
-  model = { compiled, inputName };
+  const inputNames = checkGenerator(compiled, false);
+  models.generator?.compiled.delete();
+  models.generator = { compiled, inputName: inputNames[0] };
   runtime = accelerator;
-  // What this worker fetched (the wasm variant, the model), for the offline cache.
+  if (message.base) {
+    const maskBytes = await fetchBytes(new URL('c2fdan_given_mask.tflite', message.base));
+    if (maskBytes) {
+      const given = await compile(maskBytes);
+      checkGenerator(given.compiled, true);
+      models.givenMask = { compiled: given.compiled };
+    }
+    models.detector = await loadDetector(message.base);
+  } else {
+    models.givenMask = null; // it belongs to the page's generator, not to the user's file
+  }
+  // What this worker fetched (the wasm variant, the models), for the offline cache.
   const fetched = performance.getEntriesByType('resource').map((entry) => entry.name)
     .filter((url) => new URL(url).origin === self.location.origin);
-  postMessage({ type: 'loaded', runtime, loadMs: performance.now() - start, size: bytes.length, fetched });
+  postMessage({
+    type: 'loaded', runtime, loadMs: performance.now() - start, size: bytes.length, fetched,
+    editing: Boolean(models.givenMask), detection: Boolean(models.detector),
+  });
 }
 
-async function readOutput(tensor) {
-  const onCpu = runtime === 'wasm' ? tensor : await tensor.moveTo('wasm');
+async function readOutput(tensor, accelerator) {
+  const onCpu = accelerator === 'wasm' ? tensor : await tensor.moveTo('wasm');
   const values = Float32Array.from(onCpu.toTypedArray());
   onCpu.delete();
   return values;
 }
 
-async function run(pixels) {
-  if (!model) throw new Error('No model is loaded.');
-  const input = new Tensor(pixels, [1, SIZE, SIZE, 3]);
-  const start = performance.now();
-  const outputs = await model.compiled.run({ [model.inputName]: input });
+async function runModel(compiled, feeds, accelerator = runtime) {
+  const tensors = Object.fromEntries(Object.entries(feeds).map(([name, [data, shape]]) => [name, new Tensor(data, shape)]));
+  const outputs = await compiled.run(tensors);
   const result = {};
-  for (const [name, tensor] of Object.entries(outputs)) result[name] = await readOutput(tensor);
-  const ms = performance.now() - start;
-  input.delete();
-  postMessage({ type: 'result', ...result, ms }, [result.completed.buffer, result.mask.buffer]);
+  for (const [name, tensor] of Object.entries(outputs)) result[name] = await readOutput(tensor, accelerator);
+  for (const tensor of Object.values(tensors)) tensor.delete();
+  return result;
+}
+
+function detectorNets() {
+  const { config, pnets, rnet, onet } = models.detector;
+  return {
+    pnet: async (size, pixels) => {
+      const out = await runModel(pnets[size], { image: [pixels, [1, size, size, 3]] }, 'wasm');
+      return { ...out, outSize: Math.ceil((size - 2) / 2) - 4 };
+    },
+    rnet: (patches) => runModel(rnet, { image: [patches, [config.rnet.batch, 24, 24, 3]] }, 'wasm'),
+    onet: (patches) => runModel(onet, { image: [patches, [config.onet.batch, 48, 48, 3]] }, 'wasm'),
+  };
+}
+
+function toRgb(imageData) {
+  const rgb = new Float32Array(imageData.width * imageData.height * 3);
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    rgb[j] = imageData.data[i]; rgb[j + 1] = imageData.data[i + 1]; rgb[j + 2] = imageData.data[i + 2];
+  }
+  return { width: imageData.width, height: imageData.height, data: rgb };
+}
+
+function drawScaled(bitmapOrCanvas, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(bitmapOrCanvas, 0, 0, width, height);
+  return ctx.getImageData(0, 0, width, height);
+}
+
+async function openPhoto({ bitmap, name, mimeType }) {
+  const start = performance.now();
+  const { width, height } = bitmap;
+  postMessage({ type: 'progress', text: `Reading ${width}×${height} pixels…` });
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  const pixels = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
+  photo = { name, mimeType, width, height, pixels, canvas, faces: [], results: [] };
+  bitmap.close();
+  if (!models.detector) {
+    postMessage({ type: 'faces', faces: [], width, height, ms: performance.now() - start, detector: false });
+    return;
+  }
+  postMessage({ type: 'progress', text: 'Looking for faces…' });
+  const { config } = models.detector;
+  // Detection on a copy at most detection_max_side pixels long (full resolution stays for the paste).
+  const scale = Math.min(1, config.detection_max_side / Math.max(width, height));
+  const small = scale === 1 ? pixels : drawScaled(canvas, Math.round(width * scale), Math.round(height * scale));
+  const sx = small.width / width;
+  const sy = small.height / height;
+  const found = await detectFaces(toRgb(small), config, detectorNets());
+  photo.faces = found.filter((face) => face.score >= config.min_confidence).map((face) => ({
+    score: face.score,
+    box: { x1: face.box.x1 / sx, y1: face.box.y1 / sy, x2: face.box.x2 / sx, y2: face.box.y2 / sy },
+    landmarks: face.landmarks.map(([x, y]) => [x / sx, y / sy]),
+  }));
+  postMessage({ type: 'faces', faces: photo.faces, width, height, ms: performance.now() - start, detector: true });
+}
+
+function alignedFace(matrix) {
+  // A face much larger than 112 pixels is first scaled down by the browser's filter (bicubic
+  // point sampling alone would alias), to at most twice the aligned size.
+  const scale = Math.hypot(matrix[0], matrix[3]);
+  if (scale >= 0.5) return warpToFace(photo.pixels, matrix, SIZE);
+  const factor = (2 * scale);
+  const small = drawScaled(photo.canvas, Math.max(1, Math.round(photo.width * factor)), Math.max(1, Math.round(photo.height * factor)));
+  const fx = small.width / photo.width;
+  const fy = small.height / photo.height;
+  const m = [matrix[0] / fx, matrix[1] / fy, matrix[2], matrix[3] / fx, matrix[4] / fy, matrix[5]];
+  return warpToFace(small, m, SIZE);
+}
+
+function modelPixels(face) {
+  const pixels = new Float32Array(SIZE * SIZE * 3);
+  for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
+    pixels[j] = face.data[i] / 255; pixels[j + 1] = face.data[i + 1] / 255; pixels[j + 2] = face.data[i + 2] / 255;
+  }
+  return pixels;
+}
+
+async function finish(start, timings) {
+  const composite = new ImageData(new Uint8ClampedArray(photo.pixels.data), photo.width, photo.height);
+  const pasteStart = performance.now();
+  for (const result of photo.results) {
+    result.pasted = pasteBack(composite, result.completed, result.mask, result.matrix, SIZE);
+  }
+  timings.paste = performance.now() - pasteStart;
+  postMessage({ type: 'progress', text: 'Encoding the full-resolution result…' });
+  const encodeStart = performance.now();
+  const canvas = new OffscreenCanvas(photo.width, photo.height);
+  canvas.getContext('2d').putImageData(composite, 0, 0);
+  const type = photo.mimeType === 'image/jpeg' ? 'image/jpeg' : 'image/png';
+  const blob = await canvas.convertToBlob(type === 'image/jpeg' ? { type, quality: 0.95 } : { type });
+  timings.encode = performance.now() - encodeStart;
+  const bitmap = canvas.transferToImageBitmap();
+  const faces = photo.results.map((r) => ({
+    aligned: r.aligned.data.slice(), completed: r.completed.slice(), mask: r.mask.slice(), matrix: r.matrix,
+    landmarks: r.landmarks, pasted: r.pasted, edited: r.edited,
+  }));
+  postMessage({
+    type: 'result', faces, bitmap, blob, width: photo.width, height: photo.height, mimeType: type,
+    ms: { total: performance.now() - start, ...timings },
+  }, [bitmap]);
+}
+
+async function complete({ crop }) {
+  if (!models.generator) throw new Error('No model is loaded.');
+  if (!photo) throw new Error('No photo is open.');
+  const start = performance.now();
+  const faces = crop
+    ? [{ matrix: [SIZE / crop.size, 0, (-crop.x * SIZE) / crop.size, 0, SIZE / crop.size, (-crop.y * SIZE) / crop.size], landmarks: null }]
+    : photo.faces.map((face) => ({ matrix: similarityTransform(face.landmarks, TEMPLATE.points), landmarks: face.landmarks }));
+  const timings = { completion: 0 };
+  photo.results = [];
+  for (const [k, face] of faces.entries()) {
+    postMessage({ type: 'progress', text: `Completing face ${k + 1} of ${faces.length}…` });
+    const aligned = alignedFace(face.matrix);
+    const runStart = performance.now();
+    const out = await runModel(models.generator.compiled, { [models.generator.inputName]: [modelPixels(aligned), [1, SIZE, SIZE, 3]] });
+    timings.completion += performance.now() - runStart;
+    photo.results.push({ ...face, aligned, completed: out.completed, mask: out.mask, edited: false });
+  }
+  await finish(start, timings);
+}
+
+async function remask({ index, mask }) {
+  if (!models.givenMask) throw new Error('This page has no given-mask model (c2fdan_given_mask.tflite): the mask cannot be corrected.');
+  const result = photo?.results[index];
+  if (!result) throw new Error(`There is no face ${index + 1} to complete again.`);
+  const start = performance.now();
+  postMessage({ type: 'progress', text: `Completing face ${index + 1} inside your mask…` });
+  const out = await runModel(models.givenMask.compiled, {
+    image: [modelPixels(result.aligned), [1, SIZE, SIZE, 3]], mask: [Float32Array.from(mask), [1, SIZE, SIZE, 1]],
+  });
+  const timings = { completion: performance.now() - start };
+  Object.assign(result, { completed: out.completed, mask: Float32Array.from(mask), edited: true });
+  await finish(start, timings);
 }
 
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === 'load') await load(data);
-    else if (data.type === 'run') await run(data.pixels);
+    else if (data.type === 'photo') await openPhoto(data);
+    else if (data.type === 'complete') await complete(data);
+    else if (data.type === 'remask') await remask(data);
   } catch (error) {
     postMessage({ type: 'error', message: String(error?.message ?? error) });
   }

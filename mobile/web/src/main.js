@@ -1,9 +1,13 @@
-// The page: pick or take a photo, align the face, complete it on the device.
+// The page: pick or take a photo; the worker finds every face, completes it and pastes it back
+// into the full-resolution photo; the user can correct a face's mask and complete it again.
 import { CropTool, FACE_SIZE } from './crop.js';
 import { checkImageFile } from './image_checks.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { input: null, result: null, modelReady: false };
+const state = {
+  modelReady: false, editing: false, detection: false, photoName: null, bitmap: null, faces: null,
+  result: null, selected: 0, editorMask: null, busy: false, detectMs: 0,
+};
 const worker = new Worker(new URL('./inference.worker.js', import.meta.url));
 const crop = new CropTool($('crop-canvas'), $('crop-size'));
 
@@ -15,36 +19,54 @@ function showMessage(text) {
 
 function setRuntime(text) { $('runtime').textContent = text; }
 
-function updateRunButton() {
-  $('run').disabled = !(state.modelReady && crop.bitmap);
+function setBusy(busy) {
+  state.busy = busy;
+  updateButtons();
+}
+
+function updateButtons() {
+  const ready = state.modelReady && state.bitmap && state.faces !== null && !state.busy;
+  $('run').disabled = !ready;
+  $('remask').disabled = state.busy || !state.editing;
+  const count = crop.manual ? 1 : state.faces?.length ?? 0;
+  $('run').textContent = state.busy ? 'Working…' : count > 1 ? `Complete the ${count} faces` : 'Complete the face';
+  $('by-hand').hidden = crop.manual || !state.faces?.length;
+  $('manual-hint').hidden = !crop.manual;
+  $('crop-size-row').hidden = !crop.manual;
 }
 
 worker.onmessage = ({ data }) => {
   if (data.type === 'loaded') {
     state.modelReady = true;
+    state.editing = data.editing;
+    state.detection = data.detection;
     const where = data.runtime === 'webgpu' ? 'WebGPU (GPU)' : 'wasm (CPU, XNNPACK)';
     setRuntime(`Model ready on this device: ${where}, ${(data.size / 1e6).toFixed(1)} MB, ` +
-      `loaded in ${Math.round(data.loadMs)} ms.`);
+      `loaded in ${Math.round(data.loadMs)} ms.` + (data.detection ? '' : ' No face detector installed: choose faces by hand.'));
     document.body.dataset.runtime = data.runtime;
     $('model-help').hidden = true;
-    updateRunButton();
+    updateButtons();
     keepForOffline(data.fetched);
   } else if (data.type === 'no-model') {
     setRuntime('No model installed.');
     $('model-help').hidden = false;
   } else if (data.type === 'error') {
-    $('run').disabled = !state.modelReady;
-    $('run').textContent = 'Complete the face';
+    setBusy(false);
+    $('progress').textContent = '';
     if (!state.modelReady) {
       setRuntime('The model could not be loaded.');
       $('model-help').hidden = false;
     }
     showMessage(data.message);
+  } else if (data.type === 'progress') {
+    $('progress').textContent = data.text;
+  } else if (data.type === 'faces') {
+    showFaces(data);
   } else if (data.type === 'result') {
     showResult(data);
   }
 };
-worker.postMessage({ type: 'load', url: new URL('models/c2fdan.tflite', document.baseURI).href });
+worker.postMessage({ type: 'load', base: new URL('models/', document.baseURI).href });
 
 $('model-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
@@ -75,29 +97,57 @@ async function openPhoto(event) {
     showMessage(`"${file.name}" has no pixels.`);
     return;
   }
+  state.bitmap = bitmap;
+  state.faces = null;
+  state.result = null;
+  state.photoName = file.name;
+  state.photoType = check.info?.format === 'jpeg' ? 'image/jpeg' : 'image/png';
+  window.c2fdanFaces = null;
+  $('result-section').hidden = true;
+  $('edit-section').hidden = true;
   $('crop-section').hidden = false;
+  $('detect-status').textContent = '';
   crop.setImage(bitmap);
-  updateRunButton();
+  setBusy(true);
+  const copy = await createImageBitmap(bitmap);
+  worker.postMessage({ type: 'photo', bitmap: copy, name: file.name, mimeType: state.photoType }, [copy]);
   $('crop-section').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 $('photo').addEventListener('change', openPhoto);
 $('camera').addEventListener('change', openPhoto);
 
-$('run').addEventListener('click', () => {
-  const image = crop.extract();
-  state.input = image;
-  const pixels = new Float32Array(FACE_SIZE * FACE_SIZE * 3);
-  for (let i = 0, j = 0; i < image.data.length; i += 4, j += 3) {
-    pixels[j] = image.data[i] / 255;
-    pixels[j + 1] = image.data[i + 1] / 255;
-    pixels[j + 2] = image.data[i + 2] / 255;
+function showFaces(data) {
+  state.faces = data.faces;
+  state.detectMs = data.ms;
+  window.c2fdanFaces = { faces: data.faces, ms: data.ms };
+  crop.showFaces(data.faces);
+  const n = data.faces.length;
+  $('progress').textContent = '';
+  if (!data.detector) {
+    $('detect-status').textContent = 'This page has no face detector: put the square over the face by hand.';
+  } else if (n === 0) {
+    $('detect-status').textContent = 'No face found in this photo. Put the square over the face by hand, with the ' +
+      'eyes and the mouth on the guides.';
+  } else {
+    $('detect-status').textContent = `Found ${n} face${n > 1 ? 's' : ''} in ${Math.round(data.ms)} ms ` +
+      `(${data.width}×${data.height}).`;
   }
-  $('run').disabled = true;
-  $('run').textContent = 'Completing…';
-  worker.postMessage({ type: 'run', pixels }, [pixels.buffer]);
+  setBusy(false);
+}
+
+$('by-hand').addEventListener('click', () => {
+  crop.chooseByHand();
+  $('detect-status').textContent = 'Put the square over the face, with the eyes and the mouth on the guides.';
+  updateButtons();
 });
 
-function toImageData(rgb) {
+$('run').addEventListener('click', () => {
+  window.c2fdanLastResult = null;
+  setBusy(true);
+  worker.postMessage(crop.manual ? { type: 'complete', crop: { ...crop.crop } } : { type: 'complete' });
+});
+
+function faceImage(rgb) {
   const image = new ImageData(FACE_SIZE, FACE_SIZE);
   for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
     image.data[i] = Math.round(rgb[j] * 255);
@@ -108,48 +158,139 @@ function toImageData(rgb) {
   return image;
 }
 
-function showResult(result) {
-  state.result = result;
-  // Kept for debugging and the end-to-end tests: the raw model outputs.
-  window.c2fdanLastResult = { completed: result.completed, mask: result.mask, ms: result.ms };
-  const completed = toImageData(result.completed);
-  $('input-canvas').getContext('2d').putImageData(state.input, 0, 0);
-  $('result-canvas').getContext('2d').putImageData(completed, 0, 0);
-  const overlay = new ImageData(new Uint8ClampedArray(state.input.data), FACE_SIZE, FACE_SIZE);
-  for (let p = 0; p < result.mask.length; p += 1) {
-    const a = result.mask[p];
+function maskOverlay(aligned, mask) {
+  const overlay = new ImageData(new Uint8ClampedArray(aligned), FACE_SIZE, FACE_SIZE);
+  for (let p = 0; p < mask.length; p += 1) {
+    const a = 0.75 * mask[p];
     overlay.data[4 * p] = Math.round((1 - a) * overlay.data[4 * p] + a * 255);
     overlay.data[4 * p + 1] = Math.round((1 - a) * overlay.data[4 * p + 1]);
     overlay.data[4 * p + 2] = Math.round((1 - a) * overlay.data[4 * p + 2]);
   }
-  $('mask-canvas').getContext('2d').putImageData(overlay, 0, 0);
-  state.completedImage = completed;
+  return overlay;
+}
+
+function showResult(result) {
+  state.result = result;
+  setBusy(false);
+  $('progress').textContent = '';
+  window.c2fdanLastResult = result; // the raw outputs, for debugging and the end-to-end tests
+  const n = result.faces.length;
+  const ms = result.ms;
+  $('timing').textContent = `${n} face${n > 1 ? 's' : ''} completed in ${Math.round(ms.total)} ms on this device ` +
+    `(${document.body.dataset.runtime}; model ${Math.round(ms.completion)} ms, paste ${Math.round(ms.paste)} ms, ` +
+    `encoding ${Math.round(ms.encode)} ms)` + (state.detectMs ? `; faces found in ${Math.round(state.detectMs)} ms.` : '.');
+  // Shown at most 1600 pixels long (a 12 MP canvas on the page's thread would be slow); the
+  // download keeps the full resolution.
+  const canvas = $('compare-canvas');
+  const shown = Math.min(1, 1600 / Math.max(result.width, result.height));
+  canvas.width = Math.round(result.width * shown);
+  canvas.height = Math.round(result.height * shown);
+  state.resultBitmap?.close();
+  state.resultBitmap = result.bitmap;
   drawComparison();
-  $('timing').textContent = `Completed in ${Math.round(result.ms)} ms on this device (${document.body.dataset.runtime}).`;
+  const link = $('download');
+  if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
+  link.dataset.url = URL.createObjectURL(result.blob);
+  link.href = link.dataset.url;
+  const stem = (state.photoName ?? 'photo').replace(/\.[^.]+$/, '');
+  link.download = `${stem}-completed.${result.mimeType === 'image/jpeg' ? 'jpg' : 'png'}`;
+  $('download-info').textContent = `${result.width}×${result.height}, ${result.mimeType === 'image/jpeg' ? 'JPEG' : 'PNG'}, ` +
+    `${(result.blob.size / 1e6).toFixed(1)} MB` +
+    (result.mimeType === 'image/jpeg' ? ' (re-encoded at quality 95: pixels away from the faces change slightly).' : '; ' +
+      'every pixel outside the completed regions is the original.');
+  const picker = $('face-picker');
+  picker.replaceChildren(...result.faces.map((_, k) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button secondary';
+    button.textContent = `Face ${k + 1}`;
+    button.addEventListener('click', () => selectFace(k));
+    return button;
+  }));
+  picker.hidden = n < 2;
+  selectFace(Math.min(state.selected, n - 1), true);
   $('result-section').hidden = false;
-  $('run').disabled = false;
-  $('run').textContent = 'Complete the face';
-  $('result-canvas').toBlob((blob) => {
-    const link = $('download');
-    if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
-    link.dataset.url = URL.createObjectURL(blob);
-    link.href = link.dataset.url;
-  }, 'image/png');
+  $('edit-section').hidden = !state.editing;
   $('result-section').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
+function selectFace(k, keepEditor = false) {
+  const face = state.result.faces[k];
+  const changed = state.selected !== k;
+  state.selected = k;
+  [...$('face-picker').children].forEach((b, i) => b.setAttribute('aria-pressed', String(i === k)));
+  const aligned = new ImageData(new Uint8ClampedArray(face.aligned), FACE_SIZE, FACE_SIZE);
+  $('input-canvas').getContext('2d').putImageData(aligned, 0, 0);
+  $('mask-canvas').getContext('2d').putImageData(maskOverlay(face.aligned, face.mask), 0, 0);
+  $('mask-caption').textContent = face.edited ? 'Your mask' : 'Predicted mask';
+  $('result-canvas').getContext('2d').putImageData(faceImage(face.completed), 0, 0);
+  if (!keepEditor || changed || !state.editorMask || !face.edited) resetEditor();
+  else drawEditor();
+}
+
+function resetEditor() {
+  const face = state.result.faces[state.selected];
+  state.editorMask = Float32Array.from(face.mask, (v) => (v > 0.5 ? 1 : 0));
+  window.c2fdanEditorMask = state.editorMask;
+  drawEditor();
+}
+
+function drawEditor() {
+  const face = state.result.faces[state.selected];
+  $('editor-canvas').getContext('2d').putImageData(maskOverlay(face.aligned, state.editorMask), 0, 0);
+}
+
+function paintAt(event) {
+  const canvas = $('editor-canvas');
+  const rect = canvas.getBoundingClientRect();
+  const x = ((event.clientX - rect.left) / rect.width) * FACE_SIZE;
+  const y = ((event.clientY - rect.top) / rect.height) * FACE_SIZE;
+  const radius = Number($('brush-size').value);
+  const value = $('brush-erase').checked ? 0 : 1;
+  for (let yy = Math.max(0, Math.floor(y - radius)); yy <= Math.min(FACE_SIZE - 1, Math.ceil(y + radius)); yy += 1) {
+    for (let xx = Math.max(0, Math.floor(x - radius)); xx <= Math.min(FACE_SIZE - 1, Math.ceil(x + radius)); xx += 1) {
+      if ((xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= radius * radius) state.editorMask[yy * FACE_SIZE + xx] = value;
+    }
+  }
+  drawEditor();
+}
+
+const editor = $('editor-canvas');
+let painting = false;
+editor.addEventListener('pointerdown', (e) => {
+  if (!state.editorMask) return;
+  painting = true;
+  editor.setPointerCapture(e.pointerId);
+  paintAt(e);
+});
+editor.addEventListener('pointermove', (e) => { if (painting) paintAt(e); });
+editor.addEventListener('pointerup', () => { painting = false; });
+editor.addEventListener('pointercancel', () => { painting = false; });
+$('reset-mask').addEventListener('click', () => { if (state.result) resetEditor(); });
+$('remask').addEventListener('click', () => {
+  if (!state.result || !state.editorMask) return;
+  window.c2fdanLastResult = null;
+  setBusy(true);
+  worker.postMessage({ type: 'remask', index: state.selected, mask: Float32Array.from(state.editorMask) });
+});
+
 function drawComparison() {
-  if (!state.completedImage) return;
-  const split = Number($('compare').value);
-  const ctx = $('compare-canvas').getContext('2d');
-  ctx.putImageData(state.input, 0, 0);
-  ctx.putImageData(state.completedImage, 0, 0, split, 0, FACE_SIZE - split, FACE_SIZE);
+  if (!state.resultBitmap || !state.bitmap) return;
+  const canvas = $('compare-canvas');
+  const split = Math.round((Number($('compare').value) / 1000) * canvas.width);
+  const ctx = canvas.getContext('2d');
+  const sx = state.resultBitmap.width / canvas.width;
+  const sy = state.resultBitmap.height / canvas.height;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(state.bitmap, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(state.resultBitmap, split * sx, 0, (canvas.width - split) * sx, state.resultBitmap.height,
+    split, 0, canvas.width - split, canvas.height);
   ctx.fillStyle = '#ffffff';
-  ctx.fillRect(split, 0, 1, FACE_SIZE);
+  ctx.fillRect(split, 0, Math.max(1, Math.round(canvas.width / 300)), canvas.height);
 }
 $('compare').addEventListener('input', drawComparison);
 
-// Offline: the service worker keeps the page, and what it used (wasm, model).
+// Offline: the service worker keeps the page, and what it used (wasm, models).
 async function keepForOffline(workerUrls = []) {
   if (!('serviceWorker' in navigator)) return;
   const registration = await navigator.serviceWorker.ready;

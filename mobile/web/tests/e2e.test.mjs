@@ -3,7 +3,7 @@
 // (made here with the project's Python unless C2FDAN_WEB_FIXTURE names one).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -61,13 +61,15 @@ before(async () => {
   expected = readExpected(fixtureDir);
   mkdirSync(path.join(dist, 'models'), { recursive: true });
   copyFileSync(path.join(fixtureDir, 'model.tflite'), path.join(dist, 'models', 'c2fdan.tflite'));
+  copyFileSync(path.join(fixtureDir, 'given_mask.tflite'), path.join(dist, 'models', 'c2fdan_given_mask.tflite'));
+  cpSync(path.join(fixtureDir, 'face_detector'), path.join(dist, 'models', 'face_detector'), { recursive: true });
   ({ server, origin } = await serve(dist));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  context = await browser.newContext({ ...devices['Pixel 7'] });
+  context = await browser.newContext({ ...devices['Pixel 7'], acceptDownloads: true });
   context.on('request', (request) => requests.push(request.url()));
   page = await context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error));
@@ -80,18 +82,84 @@ after(async () => {
   writeFileSync(path.join(artifacts, 'timing.json'), JSON.stringify(timings, null, 1));
 });
 
-async function complete(file) {
+async function openPhoto(file) {
+  await page.evaluate(() => { window.c2fdanFaces = null; });
   await page.setInputFiles('#photo', file);
-  await page.locator('#run').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => !document.getElementById('run').disabled, null, { timeout: 60_000 });
+  await page.waitForFunction(() => window.c2fdanFaces, null, { timeout: 60_000 });
+  return page.evaluate(() => window.c2fdanFaces);
+}
+
+async function run(selector = '#run') {
+  await page.waitForFunction((s) => !document.querySelector(s).disabled, selector, { timeout: 60_000 });
   await page.evaluate(() => { window.c2fdanLastResult = null; });
-  await page.click('#run');
-  await page.waitForFunction(() => window.c2fdanLastResult, null, { timeout: 60_000 });
+  await page.click(selector);
+  await page.waitForFunction(() => window.c2fdanLastResult, null, { timeout: 120_000 });
+}
+
+// The aligned 112x112 face by hand (the square over the whole of face.png): what the model saw.
+async function complete(file) {
+  await openPhoto(file);
+  if (await page.isVisible('#by-hand')) await page.click('#by-hand');
+  await run();
   return page.evaluate(() => {
     const canvas = document.getElementById('result-canvas');
     const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    return { pixels: Array.from(pixels), mask: Array.from(window.c2fdanLastResult.mask), ms: window.c2fdanLastResult.ms };
+    const face = window.c2fdanLastResult.faces[0];
+    return { pixels: Array.from(pixels), mask: Array.from(face.mask), completed: Array.from(face.completed),
+      ms: window.c2fdanLastResult.ms.completion };
   });
+}
+
+// The file the download button saves, and the input photo, decoded by the browser:
+// {width, height, type, changed: [[x, y], ...] pixels that differ}.
+async function compareDownload(file, { diff = true } = {}) {
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const name = saved.suggestedFilename();
+  const output = readFileSync(await saved.path()).toString('base64');
+  const input = readFileSync(file).toString('base64');
+  const result = await page.evaluate(async ([inB64, outB64, withDiff]) => {
+    const decode = async (b64) => {
+      const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
+      const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0);
+      return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+    };
+    const [a, b] = [await decode(inB64), await decode(outB64)];
+    const changed = [];
+    if (withDiff && a.width === b.width && a.height === b.height) {
+      for (let p = 0; p < a.width * a.height; p += 1) {
+        for (let c = 0; c < 4; c += 1) {
+          if (a.data[4 * p + c] !== b.data[4 * p + c]) { changed.push([p % a.width, Math.floor(p / a.width)]); break; }
+        }
+      }
+    }
+    const head = atob(outB64.slice(0, 8));
+    const type = head.startsWith('\x89PNG') ? 'image/png' : head.startsWith('\xff\xd8') ? 'image/jpeg' : 'other';
+    return { width: b.width, height: b.height, type, changed };
+  }, [input, output, diff]);
+  return { ...result, name };
+}
+
+// Every changed pixel must map (photo -> aligned face) to within `reach` pixels of a mask pixel
+// above 0.5 of one of the faces: the paste touches nothing else.
+function outsideEveryMask(changed, faces, reach = 3.5) {
+  const outside = [];
+  for (const [x, y] of changed) {
+    const inside = faces.some(({ matrix: m, mask }) => {
+      const fx = m[0] * x + m[1] * y + m[2];
+      const fy = m[3] * x + m[4] * y + m[5];
+      for (let yy = Math.ceil(fy - reach); yy <= Math.floor(fy + reach); yy += 1) {
+        for (let xx = Math.ceil(fx - reach); xx <= Math.floor(fx + reach); xx += 1) {
+          if (xx >= 0 && yy >= 0 && xx < SIZE && yy < SIZE && mask[yy * SIZE + xx] > 0.5) return true;
+        }
+      }
+      return false;
+    });
+    if (!inside) outside.push([x, y]);
+  }
+  return outside;
 }
 
 function checkAgainstPython(result) {
@@ -123,13 +191,11 @@ test('completes an occluded face on the device, like Python LiteRT', async () =>
   assert.match(await page.textContent('#runtime'), /Model ready on this device: wasm/);
   const result = await complete(path.join(fixtureDir, 'face.png'));
   timings.psnr_vs_python_db = checkAgainstPython(result);
-  assert.match(await page.textContent('#timing'), /Completed in \d+ ms/);
+  assert.match(await page.textContent('#timing'), /1 face completed in \d+ ms/);
   const runs = [];
   for (let i = 0; i < 5; i += 1) {
-    await page.evaluate(() => { window.c2fdanLastResult = null; });
-    await page.click('#run');
-    await page.waitForFunction(() => window.c2fdanLastResult, null, { timeout: 60_000 });
-    runs.push(await page.evaluate(() => window.c2fdanLastResult.ms));
+    await run();
+    runs.push(await page.evaluate(() => window.c2fdanLastResult.ms.completion));
   }
   runs.sort((a, b) => a - b);
   timings.browser_wasm_ms = runs[2];
@@ -140,6 +206,173 @@ test('completes an occluded face on the device, like Python LiteRT', async () =>
   assert.match(download, /^blob:/);
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'result-screen.png'), fullPage: true });
+});
+
+const photos = () => JSON.parse(readFileSync(path.join(fixtureDir, 'photos.json')));
+
+test('finds the face in a real photo like the Python MTCNN and pastes it back at full resolution', async () => {
+  const file = path.join(fixtureDir, 'astronaut_subtitle.png');
+  const reference = photos()['astronaut_subtitle.png'].faces;
+  const found = await openPhoto(file);
+  assert.equal(found.faces.length, 1, `faces found: ${found.faces.length}`);
+  assert.equal(reference.length, 1);
+  const truth = reference[0].landmarks;
+  const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
+  const errors = found.faces[0].landmarks.map(([x, y], i) => Math.hypot(x - truth[i][0], y - truth[i][1]) / iod);
+  timings.landmark_error_vs_python_iod = Math.max(...errors);
+  assert.ok(Math.max(...errors) <= 0.05, `landmarks vs Python MTCNN: ${errors.map((e) => (100 * e).toFixed(1)).join(', ')} % of IOD`);
+  assert.match(await page.textContent('#detect-status'), /Found 1 face/);
+  timings.browser_detection_ms_512px = found.ms;
+  timings.python_mtcnn_ms_512px = photos().python_mtcnn_ms_512px;
+  await run();
+  const result = await page.evaluate(() => ({ ...window.c2fdanLastResult, bitmap: null, blob: null }));
+  timings.browser_completion_ms_512px = result.ms.total;
+  assert.equal(result.faces.length, 1);
+  const download = await compareDownload(file);
+  assert.deepEqual([download.width, download.height, download.type], [512, 512, 'image/png']);
+  assert.ok(download.changed.length > 50, `only ${download.changed.length} pixels were completed`);
+  const stray = outsideEveryMask(download.changed, result.faces);
+  assert.deepEqual(stray.slice(0, 5), [], `${stray.length} pixels changed outside the pasted mask`);
+  // The changed pixels lie on the face, around the landmarks (not elsewhere in the photo).
+  const [ex, ey] = [(truth[0][0] + truth[4][0]) / 2, (truth[0][1] + truth[4][1]) / 2];
+  const far = download.changed.filter(([x, y]) => Math.hypot(x - ex, y - ey) > 2.5 * iod);
+  assert.equal(far.length, 0, `${far.length} changed pixels far from the face`);
+  assert.equal(download.name, 'astronaut_subtitle-completed.png');
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'real-photo-screen.png'), fullPage: true });
+});
+
+test('two faces in one picture: both found and completed', async () => {
+  const file = path.join(fixtureDir, 'two_faces.png');
+  const found = await openPhoto(file);
+  assert.equal(found.faces.length, 2);
+  assert.equal(photos()['two_faces.png'].faces.length, 2);
+  const centres = found.faces.map((f) => f.landmarks[2][0]).sort((a, b) => a - b);
+  assert.ok(centres[0] < 512 && centres[1] > 512, `noses at x = ${centres.join(', ')}`);
+  assert.match(await page.textContent('#run'), /Complete the 2 faces/);
+  await run();
+  const result = await page.evaluate(() => ({ ...window.c2fdanLastResult, bitmap: null, blob: null }));
+  assert.equal(result.faces.length, 2);
+  const download = await compareDownload(file);
+  assert.equal(download.width, photos()['two_faces.png'].width);
+  const left = download.changed.filter(([x]) => x < 512).length;
+  const right = download.changed.length - left;
+  assert.ok(left > 50 && right > 50, `changed pixels: ${left} on the left face, ${right} on the right`);
+  assert.deepEqual(outsideEveryMask(download.changed, result.faces).length, 0);
+  assert.equal(await page.isVisible('#face-picker'), true);
+});
+
+test('no face in a landscape: the square by hand, with a message', async () => {
+  const file = path.join(fixtureDir, 'landscape.png');
+  const found = await openPhoto(file);
+  assert.equal(found.faces.length, 0);
+  assert.match(await page.textContent('#detect-status'), /No face found in this photo/);
+  assert.equal(await page.isVisible('#manual-hint'), true);
+  assert.equal(await page.isVisible('#crop-size'), true);
+  await run();
+  const download = await compareDownload(file);
+  assert.deepEqual([download.width, download.height], [600, 400]);
+  assert.equal(await page.isHidden('#message'), true);
+});
+
+test('a 12 MP photo: found on a scaled copy, completed and saved at full resolution, the page responsive', async () => {
+  const file = path.join(fixtureDir, 'large_12mp.jpg');
+  const info = photos()['large_12mp.jpg'];
+  const small = photos()[info.from].faces[0].landmarks;
+  const start = Date.now();
+  const found = await openPhoto(file);
+  timings.browser_detection_ms_12mp = found.ms;
+  assert.equal(found.faces.length, 1);
+  const truth = small.map(([x, y]) => [x * info.scale + info.offset[0], y * info.scale + info.offset[1]]);
+  const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
+  const worst = Math.max(...found.faces[0].landmarks.map(([x, y], i) => Math.hypot(x - truth[i][0], y - truth[i][1]) / iod));
+  timings.landmark_error_12mp_vs_512px_iod = worst;
+  assert.ok(worst <= 0.08, `landmarks vs the 512-pixel photo's, enlarged: ${(100 * worst).toFixed(1)} % of IOD`);
+  await page.waitForFunction(() => !document.getElementById('run').disabled, null, { timeout: 60_000 });
+  await page.evaluate(() => { window.c2fdanLastResult = null; });
+  await page.click('#run');
+  // While the worker completes, pastes and encodes 12 MP, the page answers at once.
+  const lags = [];
+  while (!(await page.evaluate(() => Boolean(window.c2fdanLastResult)))) {
+    const t = Date.now();
+    await page.evaluate(() => document.getElementById('progress').textContent);
+    lags.push(Date.now() - t);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(Date.now() - start < 120_000, 'the 12 MP photo took over two minutes');
+  }
+  timings.browser_total_ms_12mp = (await page.evaluate(() => window.c2fdanLastResult.ms.total));
+  timings.page_max_response_ms_during_12mp = Math.max(...lags);
+  assert.ok(Math.max(...lags) < 500, `the page froze for ${Math.max(...lags)} ms`);
+  assert.match(await page.textContent('#timing'), /1 face completed in \d+ ms/);
+  const download = await compareDownload(file, { diff: false });
+  assert.deepEqual([download.width, download.height, download.type], [4000, 3000, 'image/jpeg']);
+  assert.equal(download.name, 'large_12mp-completed.jpg');
+});
+
+// Drags the brush in the mask editor from aligned pixel `from` to `to`.
+async function brush(mode, from, to, size) {
+  await page.check(mode === 'erase' ? '#brush-erase' : '#brush-paint');
+  await page.fill('#brush-size', String(size));
+  const box = await page.locator('#editor-canvas').boundingBox();
+  const at = ([x, y]) => [box.x + ((x + 0.5) / SIZE) * box.width, box.y + ((y + 0.5) / SIZE) * box.height];
+  await page.mouse.move(...at(from));
+  await page.mouse.down();
+  for (let k = 1; k <= 8; k += 1) await page.mouse.move(...at([from[0] + ((to[0] - from[0]) * k) / 8, from[1] + ((to[1] - from[1]) * k) / 8]));
+  await page.mouse.up();
+}
+
+test('mask correction: erased pixels stay the input, painted ones are redrawn, as in Python', async () => {
+  const first = await complete(path.join(fixtureDir, 'face.png'));
+  const predicted = first.mask;
+  // A row where the predicted mask is on over a run of pixels, and a region where it is off.
+  let on = null;
+  let off = null;
+  for (let y = 10; y < SIZE - 10 && !(on && off); y += 2) {
+    for (let x = 10; x < SIZE - 20; x += 1) {
+      const run10 = (value) => [...Array(10).keys()].every((k) => (predicted[y * SIZE + x + k] > 0.5) === value
+        && (predicted[(y + 3) * SIZE + x + k] > 0.5) === value);
+      if (!on && run10(true)) on = [x, y];
+      if (!off && run10(false) && y > 20) off = [x, y];
+    }
+  }
+  assert.ok(on && off, 'the predicted mask has no region on and off to edit');
+  await brush('erase', on, [on[0] + 9, on[1]], 3);
+  await brush('paint', off, [off[0] + 9, off[1]], 3);
+  const edited = await page.evaluate(() => Array.from(window.c2fdanEditorMask));
+  const erased = [];
+  const painted = [];
+  for (let p = 0; p < SIZE * SIZE; p += 1) {
+    if (predicted[p] > 0.5 && edited[p] === 0) erased.push(p);
+    if (predicted[p] <= 0.5 && edited[p] === 1) painted.push(p);
+  }
+  assert.ok(erased.length >= 20 && painted.length >= 20, `erased ${erased.length}, painted ${painted.length} pixels`);
+  await run('#remask');
+  const result = await page.evaluate(() => {
+    const face = window.c2fdanLastResult.faces[0];
+    return { completed: Array.from(face.completed), mask: Array.from(face.mask), edited: face.edited };
+  });
+  assert.equal(result.edited, true);
+  assert.deepEqual(result.mask, edited);
+  assert.match(await page.textContent('#mask-caption'), /Your mask/);
+  for (const p of erased) {
+    for (let c = 0; c < 3; c += 1) {
+      assert.equal(Math.round(result.completed[3 * p + c] * 255), expected.input[3 * p + c], `erased pixel ${p} is not the input`);
+    }
+  }
+  let change = 0;
+  for (const p of painted) for (let c = 0; c < 3; c += 1) change += Math.abs(result.completed[3 * p + c] - expected.input[3 * p + c] / 255);
+  change /= 3 * painted.length;
+  assert.ok(change > 0.01, `painted pixels changed by ${change.toFixed(4)} on average`);
+  // The same image and mask through Python LiteRT's given-mask model.
+  mkdirSync(artifacts, { recursive: true });
+  const maskFile = path.join(artifacts, 'edited_mask.f32');
+  writeFileSync(maskFile, Buffer.from(Float32Array.from(edited).buffer));
+  const python = process.env.C2FDAN_PYTHON || path.join(repo, '.venv', 'bin', 'python');
+  execFileSync(python, [path.join(here, 'make_fixture.py'), '--out', fixtureDir, '--given_mask_reference', maskFile], { stdio: 'inherit' });
+  const reference = new Float32Array(readFileSync(path.join(artifacts, 'given_mask_completed.f32')).buffer.slice(0));
+  const value = psnr(Float32Array.from(result.completed), reference);
+  timings.given_mask_psnr_vs_python_db = value;
+  assert.ok(value >= 45, `JS vs Python given-mask result: ${value.toFixed(1)} dB`);
 });
 
 test('every request stays on the page origin; first load is light', async () => {

@@ -1,6 +1,9 @@
-"""Fixture for the browser tests: a model, an occluded face, and Python LiteRT's answer.
+"""Fixture for the browser tests: models, faces and photos, and Python's answers.
 
     python tests/make_fixture.py --out test-artifacts/fixture [--model=path.tflite]
+    python tests/make_fixture.py --out test-artifacts/fixture --given_mask_reference=MASK.f32
+        (Python LiteRT's answer of the given-mask model for face.png and that mask:
+         writes given_mask_completed.f32 next to the mask)
 
 Writes model.tflite (default: a width-16 generator, the small preset's size, with
 random weights whose mask head is scaled so that the predicted mask is exactly 0
@@ -9,6 +12,12 @@ rectangle over one eye), expected_completed.f32 / expected_mask.f32 / input.u8
 (raw arrays: Python LiteRT's answer for the same pixels, through
 mobile/edge/complete.py, and the pixels), not_an_image.jpg,
 huge.png (121 MP) and fixture.json (Python LiteRT's median latency, 1 thread).
+Also given_mask.tflite (the same generator completing inside a given mask),
+face_detector/ (MTCNN's nets, c2fdan_tf.export.face_detector), and real photos:
+astronaut_subtitle.png (scikit-image's astronaut with a yellow subtitle over the mouth),
+two_faces.png (the astronaut and Grace Hopper side by side), landscape.png (no face),
+large_12mp.jpg (the first, enlarged to a 4000x3000 phone photo),
+with the Python MTCNN's faces of each in photos.json.
 """
 
 import argparse
@@ -36,10 +45,10 @@ def edge_runner():
     return module
 
 
-def make_model(path, face):
+def make_model(path, face, given_mask_path):
     import keras
 
-    from c2fdan_tf.export.serving import save_serving_model
+    from c2fdan_tf.export.serving import save_given_mask_serving_model, save_serving_model
     from c2fdan_tf.export.tflite import convert_saved_model
     from c2fdan_tf.models import Generator
 
@@ -55,6 +64,8 @@ def make_model(path, face):
     with tempfile.TemporaryDirectory() as folder:
         save_serving_model(generator, Path(folder) / "sm", batch_size=1)
         path.write_bytes(convert_saved_model(Path(folder) / "sm"))
+        save_given_mask_serving_model(generator, Path(folder) / "given", batch_size=1)
+        given_mask_path.write_bytes(convert_saved_model(Path(folder) / "given"))
 
 
 def make_face(path):
@@ -72,19 +83,79 @@ def make_face(path):
     return pixels
 
 
+def make_photos(out):
+    """The real photos and what the Python MTCNN (c2fdan_tf.inference.alignment) finds in them."""
+    from PIL import ImageDraw, ImageFont
+    from skimage import data
+
+    from tests.real_photos import photo
+
+    from c2fdan_tf.inference.alignment import detect_faces
+
+    astronaut = Image.fromarray(photo("astronaut"))
+    draw = ImageDraw.Draw(astronaut)
+    font = ImageFont.load_default(size=30)
+    draw.text((150, 122), "MISSION STS-93", font=font, fill=(255, 230, 0), stroke_width=2, stroke_fill=(0, 0, 0))
+    hopper = Image.fromarray(photo("grace_hopper"))
+    hopper = hopper.resize((round(hopper.width * 512 / hopper.height), 512), Image.Resampling.LANCZOS)
+    pair = Image.new("RGB", (512 + hopper.width, 512))
+    pair.paste(Image.fromarray(photo("astronaut")), (0, 0))
+    pair.paste(hopper, (512, 0))
+    photos = {"astronaut_subtitle.png": astronaut, "two_faces.png": pair,
+              "landscape.png": Image.fromarray(data.coffee())}
+    # A 12 MP phone photo (4000x3000 JPEG): the subtitled astronaut enlarged, on a grey backdrop.
+    large = Image.new("RGB", (4000, 3000), (128, 128, 128))
+    large.paste(astronaut.resize((3000, 3000), Image.Resampling.LANCZOS), (500, 0))
+    large.save(out / "large_12mp.jpg", quality=90)
+    found = {"large_12mp.jpg": {"width": 4000, "height": 3000, "from": "astronaut_subtitle.png",
+                                "scale": 3000 / 512, "offset": [500, 0]}}
+    for name, image in photos.items():
+        image.save(out / name)
+        faces = detect_faces(np.asarray(image))
+        found[name] = {"width": image.width, "height": image.height,
+                       "faces": [{"landmarks": face.landmarks.tolist(), "box": list(face.box),
+                                  "confidence": face.confidence} for face in faces]}
+    times = []
+    for _ in range(4):  # the Python MTCNN (TensorFlow) on the 512-pixel photo, after a warm-up
+        start = time.perf_counter()
+        detect_faces(np.asarray(astronaut))
+        times.append((time.perf_counter() - start) * 1000)
+    found["python_mtcnn_ms_512px"] = statistics.median(times[1:])
+    (out / "photos.json").write_text(json.dumps(found, indent=1))
+    return found
+
+
+def given_mask_reference(out, mask_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    face = np.asarray(Image.open(out / "face.png").convert("RGB"), np.float32) / 255.0
+    mask = np.fromfile(mask_path, "<f4").reshape(1, 112, 112, 1)
+    runner = Interpreter(model_path=str(out / "given_mask.tflite")).get_signature_runner()
+    completed = runner(image=face[None], mask=mask)["completed"]
+    np.ascontiguousarray(completed, "<f4").tofile(Path(mask_path).with_name("given_mask_completed.f32"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--model", default=None, help="Use this .tflite instead of the random one.")
+    parser.add_argument("--given_mask_reference", default=None, help="A mask (.f32, 112x112): complete face.png in it.")
     args = parser.parse_args()
     out = Path(args.out)
+    if args.given_mask_reference:
+        given_mask_reference(out, args.given_mask_reference)
+        return
     out.mkdir(parents=True, exist_ok=True)
     model = out / "model.tflite"
     pixels = make_face(out / "face.png")
     if args.model:
         model.write_bytes(Path(args.model).read_bytes())
     else:
-        make_model(model, pixels)
+        make_model(model, pixels, out / "given_mask.tflite")
+    from c2fdan_tf.export.face_detector import export_face_detector
+
+    detector = export_face_detector(out)
+    photos = make_photos(out)
     completer = edge_runner().EdgeCompleter(model, threads=1)
     completed, mask = completer(pixels)
     # Raw little-endian arrays, trivial to read from JavaScript.
@@ -100,7 +171,10 @@ def main():
     Image.new("1", (11000, 11000)).save(out / "huge.png")
     unchanged = float(np.mean(mask < 1 / 512))
     info = {"python_litert_ms_1_thread": statistics.median(times[2:]), "mask_zero_fraction": unchanged,
-            "model_bytes": model.stat().st_size}
+            "model_bytes": model.stat().st_size,
+            "detector_bytes": sum(e["size_bytes"] for e in detector["pnet"] + [detector["rnet"], detector["onet"]]),
+            "faces_found": {name: len(entry["faces"]) for name, entry in photos.items() if isinstance(entry, dict) and "faces" in entry},
+            "python_mtcnn_ms_512px": photos["python_mtcnn_ms_512px"]}
     (out / "fixture.json").write_text(json.dumps(info, indent=1))
     print(json.dumps(info))
 
