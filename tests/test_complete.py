@@ -204,6 +204,36 @@ def test_align_on_a_real_photo(tmp_path, models):
     assert (mask > 0).sum() > 100  # something was pasted
 
 
+def test_align_with_a_corrected_photo_mask(tmp_path, models):
+    """--align with --mask: the photo-sized <name>_mask.png of a first run, corrected by hand, is
+    warped into each face's aligned frame; only the painted region (and the paste's 2-pixel growth
+    and bilinear edge) changes."""
+    import cv2
+
+    photo = hopper_with_rectangle()
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo).save(tmp_path / "in" / "hopper.png")
+    keras_model = f"--model={models / 'generator.keras'}"
+    first = run_complete(keras_model, f"--input={tmp_path / 'in'}", f"--output={tmp_path / 'first'}", "--align")
+    assert first.returncode == 0, first.stderr[-2000:]
+    corrected = np.zeros(photo.shape[:2], np.uint8)
+    corrected[172:208, 196:246] = 255  # the user keeps only the rectangle over the eye
+    Image.fromarray(corrected).save(tmp_path / "first" / "hopper_mask.png")
+    second = run_complete(keras_model, f"--input={tmp_path / 'in'}", f"--output={tmp_path / 'second'}", "--align",
+                          f"--mask={tmp_path / 'first'}")
+    assert second.returncode == 0, second.stderr[-2000:]
+    completed = np.asarray(Image.open(tmp_path / "second" / "hopper_completed.png"))
+    assert completed.shape == photo.shape
+    # The paste: the aligned mask grown by 2 aligned pixels and warped back (the face is scaled
+    # by under 2 here), so nothing changes farther than 7 photo pixels from the painted box.
+    near = cv2.dilate(corrected, np.ones((15, 15), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(completed[~near], photo[~near])
+    changed = np.abs(completed.astype(int) - photo).max(axis=-1) > 0
+    assert changed[172:208, 196:246].mean() > 0.9  # the painted rectangle is redrawn
+    pasted = np.asarray(Image.open(tmp_path / "second" / "hopper_mask.png")) > 0
+    assert pasted[172:208, 196:246].all() and pasted.sum() < 2 * (corrected > 0).sum()
+
+
 def test_photo_without_a_face_writes_nothing(tmp_path, models):
     Image.fromarray(RNG.integers(0, 256, size=(200, 240, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
     result = run_complete(f"--model={models / 'generator.keras'}", f"--input={tmp_path / 'noise.png'}",
@@ -292,9 +322,13 @@ def test_complete_command_mask_errors_are_one_line(tmp_path, models):
     missing = run_complete(f"--model={models / 'generator.keras'}", f"--input={tmp_path / 'face.png'}",
                            f"--output={tmp_path / 'out'}", f"--mask={tmp_path / 'masks'}")
     assert missing.returncode == 1 and "no mask" in missing.stderr and "face_mask.png" in missing.stderr
-    for args, message in (((f"--model={models / 'model.tflite'}",), "needs a .keras checkpoint"),
-                          ((f"--model={models / 'generator.keras'}", "--align"), "does not work with --align")):
-        result = run_complete(*args, f"--input={tmp_path / 'face.png'}", f"--output={tmp_path / 'out'}",
-                              f"--mask={tmp_path / 'small_mask.png'}")
-        last = result.stderr.strip().splitlines()[-1]
-        assert result.returncode == 1 and last.startswith("error: ") and message in last, result.stderr[-800:]
+    image_only = run_complete(f"--model={models / 'model.tflite'}", f"--input={tmp_path / 'face.png'}",
+                              f"--output={tmp_path / 'out'}", f"--mask={tmp_path / 'small_mask.png'}")
+    last = image_only.stderr.strip().splitlines()[-1]
+    assert image_only.returncode == 1 and last.startswith("error: ") and "needs a .keras checkpoint" in last
+    # With --align the mask covers the photo (112x112 here): a wrong size skips that photo, by name.
+    aligned = run_complete(f"--model={models / 'generator.keras'}", "--align", f"--input={tmp_path / 'face.png'}",
+                           f"--output={tmp_path / 'out'}", f"--mask={tmp_path / 'small_mask.png'}")
+    assert aligned.returncode == 1
+    assert "small_mask.png: is 64x64, a mask must be 112x112 like the photo" in aligned.stderr, aligned.stderr[-800:]
+    assert "Traceback" not in aligned.stderr and not (tmp_path / "out" / "face_completed.png").exists()

@@ -13,10 +13,10 @@ Writes <name>_completed.png and <name>_mask.png per input (and
 --overwrite. Unreadable files are reported and skipped; the exit status is
 non-zero only if nothing could be processed.
 
---mask: complete inside a mask you give instead of the predicted one (white = occluded,
-112x112): a file for one input, or a folder holding <name>_mask.png per input -- e.g. the
-output folder of a first run, with the masks corrected in an image editor. Needs a .keras
-checkpoint and aligned faces (no --align).
+--mask: complete inside a mask you give instead of the predicted one (white = occluded;
+112x112 for aligned faces, the photo's size with --align): a file for one input, or a folder
+holding <name>_mask.png per input -- e.g. the output folder of a first run, with the masks
+corrected in an image editor. Needs a .keras checkpoint or the exported given-mask .tflite.
 """
 
 import os
@@ -32,8 +32,10 @@ _MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel fol
 _INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
 _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
-_MASK = flags.DEFINE_string("mask", None, "A corrected mask (white = occluded, 112x112) for one input, or a folder of "
-                            "<name>_mask.png per input; default: the predicted mask. Needs a .keras model.")
+_MASK = flags.DEFINE_string("mask", None, "A corrected mask (white = occluded; 112x112, or the photo's size with "
+                            "--align) for one input, or a folder of "
+                            "<name>_mask.png per input; default: the predicted mask. Needs a .keras model or the "
+                            "given-mask .tflite.")
 _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | completed side by side.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
@@ -95,14 +97,15 @@ def mask_paths(spec, paths, names):
     return {paths[0]: spec}
 
 
-def process_photo(runner, path, targets):
+def process_photo(runner, path, targets, mask_path=None):
     import numpy as np
 
     from c2fdan_tf.inference import complete_photo
-    from c2fdan_tf.data.image_files import read_photo
+    from c2fdan_tf.data.image_files import read_mask_image, read_photo
 
     photo = read_photo(path)
-    result = complete_photo(runner, photo)
+    mask = None if mask_path is None else read_mask_image(mask_path, size=(photo.shape[1], photo.shape[0]))
+    result = complete_photo(runner, photo, mask)
     if result is None:
         return None
     save_png(result.photo, targets["completed"])
@@ -119,8 +122,6 @@ def main(argv):
     from c2fdan_tf.data.image_files import ImageReadError, list_image_files
     from c2fdan_tf.inference import ModelError, load_runner
 
-    if _MASK.value and _ALIGN.value:
-        sys.exit("error: --mask takes masks of aligned faces; it does not work with --align yet.")
     try:
         runner = load_runner(_MODEL.value, precision=_PRECISION.value)
     except ModelError as error:
@@ -153,7 +154,7 @@ def main(argv):
             continue
         try:
             if _ALIGN.value:
-                message = process_photo(runner, path, targets)
+                message = process_photo(runner, path, targets, masks.get(path))
             else:
                 message = process_face(runner, path, targets, masks.get(path))
         except ImageReadError as error:

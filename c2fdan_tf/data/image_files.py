@@ -110,10 +110,13 @@ def read_face_image(path, size=IMAGE_SIZE):
 
 def read_mask_image(path, size=IMAGE_SIZE):
     """A mask drawn over an aligned face (white = occluded, e.g. a corrected `<name>_mask.png`)
-    as float32 (size, size) in [0, 1] (its grey level); raises ImageReadError."""
+    as float32 (height, width) in [0, 1] (its grey level); raises ImageReadError.
+    size: the side of the aligned face, or (width, height) of the photo the mask covers."""
     rgb = _read_rgb(path)
-    if rgb.size != (size, size):
-        raise ImageReadError(path, f"is {rgb.width}x{rgb.height}, a mask must be {size}x{size} like the aligned face")
+    width, height = (size, size) if isinstance(size, int) else size
+    if rgb.size != (width, height):
+        what = "the aligned face" if isinstance(size, int) else "the photo"
+        raise ImageReadError(path, f"is {rgb.width}x{rgb.height}, a mask must be {width}x{height} like {what}")
     return np.asarray(rgb.convert("L"), np.float32) / 255.0
 
 

@@ -46,10 +46,15 @@ class PhotoResult:
     faces: list  # [(DetectedFace, FaceResult)]
 
 
-def complete_photo(runner, photo):
+def complete_photo(runner, photo, mask=None):
     """Detects every face of an RGB uint8 photo, aligns, completes and pastes each back.
 
+    mask: optional float (H, W) in [0, 1] over the photo (e.g. the `<name>_mask.png` of a first
+    run, corrected by hand): each face is completed inside that mask, warped into its aligned
+    frame, instead of the predicted one (needs `runner.takes_masks`).
     Pixels outside the pasted masks keep their exact values. Returns None if no face."""
+    import cv2
+
     from c2fdan_tf.inference.alignment import align, detect_faces, paste_back
 
     detected = detect_faces(photo)
@@ -58,7 +63,11 @@ def complete_photo(runner, photo):
     result, total_mask, faces = np.asarray(photo, np.uint8).copy(), np.zeros(photo.shape[:2], np.float32), []
     for face in detected:
         aligned, matrix = align(result, face.landmarks)
-        [completed] = complete_faces(runner, aligned[None])
+        given = None
+        if mask is not None:
+            given = cv2.warpAffine(np.asarray(mask, np.float32), matrix, (IMAGE_SIZE, IMAGE_SIZE),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[None]
+        [completed] = complete_faces(runner, aligned[None], given)
         if not completed.empty_mask:
             result, photo_mask = paste_back(result, completed.completed, completed.mask, matrix)
             total_mask = np.maximum(total_mask, photo_mask)

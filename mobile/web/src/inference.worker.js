@@ -181,7 +181,15 @@ async function openPhoto({ bitmap, name, mimeType }) {
   const small = scale === 1 ? pixels : drawScaled(canvas, Math.round(width * scale), Math.round(height * scale));
   const sx = small.width / width;
   const sy = small.height / height;
-  const found = await detectFaces(toRgb(small), config, detectorNets());
+  let found;
+  try {
+    found = await detectFaces(toRgb(small), config, detectorNets());
+  } catch (error) {
+    // The photo stays open: the user can still place the face by hand.
+    postMessage({ type: 'faces', faces: [], width, height, ms: performance.now() - start, detector: true,
+      failure: String(error?.message ?? error) });
+    return;
+  }
   photo.faces = found.filter((face) => face.score >= config.min_confidence).map((face) => ({
     score: face.score,
     box: { x1: face.box.x1 / sx, y1: face.box.y1 / sy, x2: face.box.x2 / sx, y2: face.box.y2 / sy },

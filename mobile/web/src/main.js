@@ -123,7 +123,9 @@ function showFaces(data) {
   crop.showFaces(data.faces);
   const n = data.faces.length;
   $('progress').textContent = '';
-  if (!data.detector) {
+  if (data.failure) {
+    $('detect-status').textContent = `Face detection failed (${data.failure}). Put the square over the face by hand.`;
+  } else if (!data.detector) {
     $('detect-status').textContent = 'This page has no face detector: put the square over the face by hand.';
   } else if (n === 0) {
     $('detect-status').textContent = 'No face found in this photo. Put the square over the face by hand, with the ' +
