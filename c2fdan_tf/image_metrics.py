@@ -38,3 +38,25 @@ def mask_f1(mask, mask_gt, threshold=0.5):
     tp, fp, fn = _binary_counts(mask, mask_gt, threshold)
     denominator = 2 * tp + fp + fn
     return tf.where(denominator > 0, 2 * tp / tf.maximum(denominator, 1.0), 1.0)
+
+
+def occluder_residual(prediction, occluded, target, mask_gt):
+    """How much of the occluder's contrast is left inside the true mask, over a whole set:
+    sum of M * |prediction - target| over sum of M * |occluded - target| (channel means).
+    1 = untouched, 0 = perfect (the demo-quality issue's text residual)."""
+    mask_gt = tf.convert_to_tensor(mask_gt, tf.float32)
+    left = tf.reduce_mean(tf.abs(tf.convert_to_tensor(prediction, tf.float32) - target), axis=-1, keepdims=True)
+    before = tf.reduce_mean(tf.abs(tf.convert_to_tensor(occluded, tf.float32) - target), axis=-1, keepdims=True)
+    contrast = float(tf.reduce_sum(mask_gt * before))
+    return float(tf.reduce_sum(mask_gt * left)) / contrast if contrast > 0 else float("nan")
+
+
+def masked_psnr(prediction, target, mask_gt):
+    """PSNR (images in [0, 1]) over the pixels of each image's true mask only, (N,); NaN for an
+    image whose mask is empty."""
+    mask_gt = tf.convert_to_tensor(mask_gt, tf.float32)
+    squared = tf.reduce_mean(tf.square(tf.convert_to_tensor(prediction, tf.float32) - target), axis=-1, keepdims=True)
+    area = tf.reduce_sum(mask_gt, axis=[1, 2, 3])
+    mse = tf.reduce_sum(mask_gt * squared, axis=[1, 2, 3]) / tf.maximum(area, 1e-12)
+    value = 10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-20)) / tf.math.log(10.0)
+    return tf.where(area > 0, value, float("nan"))

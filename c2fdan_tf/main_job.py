@@ -70,22 +70,49 @@ DEMO_EXTRACTOR_OCC_EPOCHS = 4
 TABLE_I_ORDER = ("occluded", "bvmr", "coarse_stage1", "c2fdan")  # Table I, from worst to best
 
 
+# The demo-quality targets (issue "the demo model visibly completes faces").
+MASK_IOU_TARGET = 0.85
+FINE_OVER_COARSE_DB = 1.0
+TEXT_RESIDUAL_TARGET = 0.15
+REDRAWN_POSITIONS = ("eyes", "mouth")
+
+
 def quality_targets(summary):
-    """The main job's targets on the synthetic benchmark, from the report summary: its own,
-    and the paper's ordering of Table I and Fig. 8 (occluded < BVMR < coarse network
-    (stage 1) < C2FDAN; C2FDAN's landmark error below the occluded input's)."""
+    """The main job's targets on the synthetic benchmark, from the report summary: its own
+    (the demo-quality ones: a mask IoU, fine over coarse, beating Telea given the predicted mask
+    in PSNR and TPIR@1, little of the words left, eyes and mouth redrawn), and the paper's
+    ordering of Table I and Fig. 8 (occluded < BVMR < coarse network (stage 1) < C2FDAN;
+    C2FDAN's landmark error below the occluded input's)."""
     final, coarse = summary["c2fdan"], summary["c2fdan_coarse"]
     occluded, telea = summary["occluded"], summary["telea_predicted_mask"]
     average = lambda entry, metric: entry[metric]["average"]  # noqa: E731
     psnr = lambda entry: average(entry, "psnr")  # noqa: E731
     ssim = lambda entry: average(entry, "ssim")  # noqa: E731
+    iou = final["mask_iou"]["average"]
     checks = {
-        "mask_iou >= 0.75": (final["mask_iou"]["average"], final["mask_iou"]["average"] >= 0.75),
+        f"mask_iou >= {MASK_IOU_TARGET}": (iou, iou >= MASK_IOU_TARGET),
         "psnr >= occluded + 6 dB": (psnr(final) - psnr(occluded), psnr(final) >= psnr(occluded) + 6),
         "psnr >= Telea (predicted mask)": (psnr(final) - psnr(telea), psnr(final) >= psnr(telea)),
-        "fine psnr >= coarse psnr": (psnr(final) - psnr(coarse), psnr(final) >= psnr(coarse)),
+        f"fine psnr >= coarse psnr + {FINE_OVER_COARSE_DB:g} dB": (
+            psnr(final) - psnr(coarse), psnr(final) >= psnr(coarse) + FINE_OVER_COARSE_DB),
         "fine ssim >= coarse ssim": (ssim(final) - ssim(coarse), ssim(final) >= ssim(coarse)),
     }
+    if all("tpir_rank1" in entry for entry in (final, telea)):
+        gap = average(final, "tpir_rank1") - average(telea, "tpir_rank1")
+        checks["TPIR@1 >= Telea (predicted mask)"] = (gap, gap >= 0)
+    if "text" in final.get("occluder_residual", {}):
+        left = final["occluder_residual"]["text"]
+        checks[f"text residual <= {TEXT_RESIDUAL_TARGET}"] = (left, left <= TEXT_RESIDUAL_TARGET)
+    for position in REDRAWN_POSITIONS:  # the value: the smaller margin (negative where not met)
+        at = lambda entry, metric: entry.get(f"{metric}_by_position", {}).get(position)  # noqa: E731,B023
+        errors = [at(entry, "landmark_nme") for entry in (final, occluded, telea)]
+        if None not in errors:
+            margin = min(errors[1] - errors[0], errors[2] - errors[0])
+            checks[f"{position}: landmark error C2FDAN < occluded, Telea (predicted mask)"] = (margin, margin > 0)
+        inside = [at(entry, "psnr_in_mask") for entry in (final, telea)]
+        if None not in inside:
+            checks[f"{position}: psnr inside the true mask >= Telea (predicted mask)"] = (
+                inside[0] - inside[1], inside[0] >= inside[1])
     order = [method for method in TABLE_I_ORDER if method in summary]
     name = " < ".join(LABELS[method] for method in order)
     for metric, label in (("psnr", "psnr"), ("ssim", "ssim"), ("tpir_rank1", "TPIR@1")):

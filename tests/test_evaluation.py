@@ -61,6 +61,37 @@ def test_mask_iou_and_f1_against_counts():
     assert image_metrics.mask_iou(empty, empty).numpy()[0] == 1.0
 
 
+def test_occluder_residual_measures_the_contrast_left_inside_the_true_mask():
+    truth = RNG.uniform(size=(3, 8, 8, 3)).astype(np.float32)
+    mask = np.zeros((3, 8, 8, 1), np.float32)
+    mask[:, 2:5, 1:7] = 1.0
+    occluded = np.where(mask > 0, 1.0 - truth, truth).astype(np.float32)  # a contrasting occluder
+    residual = lambda out: image_metrics.occluder_residual(out, occluded, truth, mask)  # noqa: E731
+    assert residual(occluded) == pytest.approx(1.0)  # untouched
+    assert residual(truth) == pytest.approx(0.0)  # perfect
+    assert residual((occluded + truth) / 2) == pytest.approx(0.5, abs=1e-6)  # half the contrast removed
+    # Outside the mask nothing counts; the sums pool the whole set (not a mean of per-face ratios).
+    assert residual(np.where(mask > 0, truth, 0.0)) == pytest.approx(0.0)
+    half = occluded.copy()
+    half[0] = truth[0]  # one face of three perfect, two untouched
+    numerator = np.abs(occluded[1:] - truth[1:]).mean(-1, keepdims=True)[mask[1:] > 0].sum()
+    denominator = np.abs(occluded - truth).mean(-1, keepdims=True)[mask > 0].sum()
+    assert residual(half) == pytest.approx(numerator / denominator, rel=1e-5)
+    assert np.isnan(image_metrics.occluder_residual(truth, truth, truth, np.zeros_like(mask)))
+
+
+def test_masked_psnr_counts_only_the_true_mask():
+    truth = RNG.uniform(size=(2, 8, 8, 3)).astype(np.float32)
+    mask = np.zeros((2, 8, 8, 1), np.float32)
+    mask[0, :4] = 1.0  # face 0: the top half; face 1: nothing
+    prediction = truth.copy()
+    prediction[0, :4] += 0.1  # an error of 0.1 everywhere inside the mask ...
+    prediction[0, 4:] += 0.5  # ... and a larger one outside it, which must not count
+    value = image_metrics.masked_psnr(prediction, truth, mask).numpy()
+    assert value[0] == pytest.approx(20.0, abs=1e-3)  # 10 log10(1 / 0.01)
+    assert np.isnan(value[1])
+
+
 def unit(n, dim=8, rng=RNG):
     x = rng.normal(size=(n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -400,6 +431,14 @@ def test_bvmr_and_resnet50_occ_rows_come_from_the_work_directory(tmp_path, tiny_
     assert report["metadata"]["baselines"]["bvmr"]["path"] == str(work / "bvmr" / "bvmr_best.keras")
     summary = report["summary"]
     assert {"psnr", "ssim", "mask_iou", "tpir_rank1", "verification"} <= set(summary["bvmr"])
+    # The occluded input leaves every bit of the occluder (residual 1) and, inside the mask,
+    # is as far from the truth as it is: the demo-quality metrics at their untouched values.
+    assert summary["occluded"]["occluder_residual"]["text"] == pytest.approx(1.0)
+    inside = summary["occluded"]["psnr_in_mask_by_position"]
+    assert set(inside) == {"mouth", "nose", "eyes", "outside"}
+    for condition, values in report["reconstruction"]["occluded"].items():
+        assert values["psnr_in_mask"] < values["psnr"], condition  # the error is all inside the mask
+    assert 0 <= summary["bvmr"]["occluder_residual"]["average"] < 5
     # Recognition only: no reconstruction metrics, and the same numbers as the occluded row's
     # when its recognizer is the same network.
     assert "resnet50_occ" not in report["reconstruction"]

@@ -32,14 +32,14 @@ def _fmt(value, scale=1.0, digits=2):
 
 def markdown_table(summary, methods, title=None):
     """Table I layout: rows = methods (those in `summary`); TPIR rank-1 and verification per form,
-    PSNR, SSIM, mask IoU, landmark NME."""
+    PSNR, SSIM, the text occluders' residual, mask IoU, landmark NME."""
     methods = [m for m in methods if summary.get(m)]  # a row with no metric (not run here) is left out
     distractors = max((summary[m].get("distractors", 0) for m in methods), default=0)
     header = (
         "| method | TPIR@1 rect. (%) | TPIR@1 text (%) | TPIR@1 avg (%) | verif. rect. (%) | verif. text (%) "
-        "| verif. avg (%) | PSNR (dB) | SSIM | mask IoU | landm. NME (%) |"
+        "| verif. avg (%) | PSNR (dB) | SSIM | text left | mask IoU | landm. NME (%) |"
     )
-    lines = ([f"### {title}", ""] if title else []) + [header, "|---" + "|---:" * 10 + "|"]
+    lines = ([f"### {title}", ""] if title else []) + [header, "|---" + "|---:" * 11 + "|"]
     for method in methods:
         entry = summary.get(method, {})
         tpir, verification = entry.get("tpir_rank1", {}), entry.get("verification", {})
@@ -51,6 +51,7 @@ def markdown_table(summary, methods, title=None):
             _fmt(verification.get("rectangle", clean_verification), 100),
             _fmt(verification.get("text", clean_verification), 100), _fmt(verification.get("average"), 100),
             _fmt(entry.get("psnr", {}).get("average")), _fmt(entry.get("ssim", {}).get("average"), digits=4),
+            _fmt(entry.get("occluder_residual", {}).get("text"), digits=3),
             _fmt(entry.get("mask_iou", {}).get("average"), digits=3),
             _fmt(entry.get("landmark_nme", {}).get("average"), 100),
         ]
@@ -69,6 +70,10 @@ def markdown_table(summary, methods, title=None):
         caption.append("BVMR: Hertz et al. 2019's blind motif removal, its reconstruction blended by its own mask")
     if ran("psnr"):
         caption.append("PSNR/SSIM of the whole 112×112 face against the ground truth")
+    if ran("occluder_residual"):
+        caption.append("text left: of the drawn words' contrast with the true face, the share still there inside "
+                       "the true mask (sum of |result − truth| over sum of |occluded − truth|; 1 = untouched, "
+                       "0 = gone)")
     if ran("landmark_nme"):
         caption.append("landmark NME: mean distance of the 68 face-api.js landmarks from the clean face's, over "
                        "its inter-ocular distance (Fig. 8; the paper used 196 insightface points)")

@@ -6,7 +6,7 @@ from tqdm import tqdm
 from c2fdan_tf import image_metrics
 from c2fdan_tf.console import bars_disabled
 from c2fdan_tf.data.benchmark_occlusions import Condition
-from c2fdan_tf.data.occlusion import FORMS
+from c2fdan_tf.data.occlusion import FORMS, POSITIONS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
 from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, five_point_error, normalised_mean_error
@@ -110,6 +110,11 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                 "psnr": _batched_mean(image_metrics.psnr, images, truth),
                 "ssim": _batched_mean(image_metrics.ssim, images, truth),
             }
+            residual = image_metrics.occluder_residual(images, occluded.occluded, truth, occluded.mask)
+            if np.isfinite(residual):
+                entry["occluder_residual"] = residual
+                in_mask = image_metrics.masked_psnr(images, truth, occluded.mask).numpy()
+                entry["psnr_in_mask"] = float(np.nanmean(in_mask))
             if method in masks:
                 entry["mask_iou"] = _batched_mean(image_metrics.mask_iou, masks[method], occluded.mask)
                 entry["mask_f1"] = _batched_mean(image_metrics.mask_f1, masks[method], occluded.mask)
@@ -264,13 +269,28 @@ def summarize(report, methods):
         if report["verification"].get(method):
             entry["verification"] = _by_form(report["verification"][method])
         reconstruction = report["reconstruction"].get(method, {})
-        for metric in ("psnr", "ssim", "mask_iou", "mask_f1", "identity_cosine", "landmark_nme",
-                       "landmark_error_vs_renderer"):
+        for metric in ("psnr", "ssim", "occluder_residual", "psnr_in_mask", "mask_iou", "mask_f1", "identity_cosine",
+                       "landmark_nme", "landmark_error_vs_renderer"):
             values = {c: v[metric] for c, v in reconstruction.items() if metric in v}
             if values:
                 entry[metric] = _by_form(values)
+                if metric in BY_POSITION:
+                    entry[f"{metric}_by_position"] = _by_position(values)
         summary[method] = entry
     return summary
+
+
+BY_POSITION = ("psnr_in_mask", "landmark_nme")  # summarised per occlusion position too
+
+
+def _by_position(values):
+    """{position: mean over the forms and sizes at that position} of the occluded conditions."""
+    by_position = {}
+    for position in POSITIONS:
+        position_values = [v for c, v in values.items() if c != CLEAN and Condition.parse(c).position == position]
+        if position_values:
+            by_position[position] = float(np.mean(position_values))
+    return by_position
 
 
 def _by_form(values):
