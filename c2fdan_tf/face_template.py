@@ -15,6 +15,9 @@ LANDMARKS = {
     "right_mouth": (70.7299, 92.2041),
 }
 
+# The order of the five points wherever they travel as a list (MTCNN's, the phone app's JSON).
+TEMPLATE_ORDER = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+
 REGION_SIZE = 28
 # Region boxes as (y0, x0) of a 28x28 crop [y0:y0+28, x0:x0+28].
 REGION_BOXES = {

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from c2fdan_tf.face_template import IMAGE_SIZE, LANDMARKS
+from c2fdan_tf.face_template import IMAGE_SIZE, LANDMARKS, TEMPLATE_ORDER
+from c2fdan_tf.inference.alignment import MIN_CONFIDENCE
 
 PNET_CANVASES = (384, 256, 160, 96, 48)  # square PNet inputs; a level uses the smallest that holds it
 RNET_BATCH = 16
 ONET_BATCH = 4
 DETECTOR_FOLDER = "face_detector"
 CONFIG_FILE = "face_detector.json"
-TEMPLATE_ORDER = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 # The mtcnn package's defaults (mtcnn 1.0.0, MTCNN.detect_faces), which the JavaScript port uses.
 MTCNN_SETTINGS = {
     "min_face_size": 20, "min_size": 12, "scale_factor": 0.709, "threshold_pnet": 0.6, "nms_pnet1": 0.5,
@@ -39,7 +39,6 @@ MTCNN_SETTINGS = {
 # Photos are scaled down to this longer side for detection only (faces of at least
 # min_face_size pixels at that scale are found: 3 % of the longer side).
 DETECTION_MAX_SIDE = 640
-MIN_CONFIDENCE = 0.9  # as alignment.detect_faces
 
 
 def template_json():

@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from c2fdan_tf.face_template import IMAGE_SIZE, LANDMARKS
+from c2fdan_tf.face_template import IMAGE_SIZE, LANDMARKS, TEMPLATE_ORDER
 
-TEMPLATE_ORDER = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+MIN_CONFIDENCE = 0.9  # MTCNN's score below which a detection is not taken for a face
 _MTCNN_KEYS = {"left_eye": "left_eye", "right_eye": "right_eye", "nose": "nose",
                "left_mouth": "mouth_left", "right_mouth": "mouth_right"}
 TEMPLATE = np.array([LANDMARKS[name] for name in TEMPLATE_ORDER], np.float64)
@@ -37,7 +37,7 @@ def _detector():
     return MTCNN()
 
 
-def detect_faces(photo, min_confidence=0.9):
+def detect_faces(photo, min_confidence=MIN_CONFIDENCE):
     """Faces in an RGB uint8 photo, most confident first."""
     faces = []
     for found in _detector().detect_faces(np.asarray(photo, np.uint8)):
