@@ -1,10 +1,11 @@
 // Screenshot of the phone app completing a photo with a real model, for the README:
 //   node scripts/screenshot.mjs EXPORT_DIR PHOTO OUT.png   (after npm run build)
 // EXPORT_DIR is an export.py output folder (generator, given-mask model, face_detector/).
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, devices } from 'playwright-core';
+import { exportFolderModels, installModels } from './install-models.mjs';
 import { serve } from './static-server.mjs';
 
 const [exportDir, photo, out] = process.argv.slice(2);
@@ -14,15 +15,11 @@ if (!exportDir || !photo || !out) {
 }
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const models = path.join(dist, 'models');
-mkdirSync(models, { recursive: true });
-const generator = ['c2fdan_int8.tflite', 'c2fdan_fp32.tflite'].map((f) => path.join(exportDir, f)).find(existsSync);
-if (!generator) {
-  console.error(`error: ${exportDir} has no c2fdan_int8.tflite or c2fdan_fp32.tflite`);
+try {
+  installModels(exportFolderModels(exportDir), models);
+} catch (error) {
+  console.error(`error: ${error.message}`);
   process.exit(1);
-}
-cpSync(generator, path.join(models, 'c2fdan.tflite'));
-for (const [from, to] of [['c2fdan_given_mask_fp32.tflite', 'c2fdan_given_mask.tflite'], ['face_detector', 'face_detector']]) {
-  if (existsSync(path.join(exportDir, from))) cpSync(path.join(exportDir, from), path.join(models, to), { recursive: true });
 }
 const { server, origin } = await serve(dist);
 const browser = await chromium.launch({
