@@ -51,7 +51,7 @@ _IDENTITY = flags.DEFINE_enum("identity_network", None, ["project", "face_api"],
                               "recognizer (no extractor stage needed).")
 _WEIGHTS = {
     name: flags.DEFINE_float(f"{name}_weight", None, f"Loss weight λ of the {name.replace('_', ' ')} term.")
-    for name in ("mask", "occluded", "non_occluded", "perceptual", "style", "adversarial")
+    for name in ("mask", "mask_dice", "occluded", "non_occluded", "perceptual", "style", "adversarial")
 }
 _ON_FINE = flags.DEFINE_bool("occluded_on_fine", None, "Table I '*': occluded L1 also on I_f.")
 _SEED = flags.DEFINE_integer("seed", None, "Seed of data, occlusions and initialisation.")

@@ -40,15 +40,24 @@ def mask_f1(mask, mask_gt, threshold=0.5):
     return tf.where(denominator > 0, 2 * tp / tf.maximum(denominator, 1.0), 1.0)
 
 
+def occluder_contrast(prediction, occluded, target, mask_gt):
+    """Per example: (left, before) = sum of M * |prediction - target| and of
+    M * |occluded - target| over the pixels (channel means), the two sums of
+    `occluder_residual`."""
+    mask_gt = tf.cast(mask_gt, tf.float32)
+    target = tf.cast(target, tf.float32)
+    left = tf.reduce_mean(tf.abs(tf.cast(prediction, tf.float32) - target), axis=-1, keepdims=True)
+    before = tf.reduce_mean(tf.abs(tf.cast(occluded, tf.float32) - target), axis=-1, keepdims=True)
+    return tf.reduce_sum(mask_gt * left, axis=[1, 2, 3]), tf.reduce_sum(mask_gt * before, axis=[1, 2, 3])
+
+
 def occluder_residual(prediction, occluded, target, mask_gt):
     """How much of the occluder's contrast is left inside the true mask, over a whole set:
     sum of M * |prediction - target| over sum of M * |occluded - target| (channel means).
     1 = untouched, 0 = perfect (the demo-quality issue's text residual)."""
-    mask_gt = tf.convert_to_tensor(mask_gt, tf.float32)
-    left = tf.reduce_mean(tf.abs(tf.convert_to_tensor(prediction, tf.float32) - target), axis=-1, keepdims=True)
-    before = tf.reduce_mean(tf.abs(tf.convert_to_tensor(occluded, tf.float32) - target), axis=-1, keepdims=True)
-    contrast = float(tf.reduce_sum(mask_gt * before))
-    return float(tf.reduce_sum(mask_gt * left)) / contrast if contrast > 0 else float("nan")
+    left, before = occluder_contrast(prediction, occluded, target, mask_gt)
+    contrast = float(tf.reduce_sum(before))
+    return float(tf.reduce_sum(left)) / contrast if contrast > 0 else float("nan")
 
 
 def masked_psnr(prediction, target, mask_gt):

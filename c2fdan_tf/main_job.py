@@ -6,7 +6,8 @@ re-run resumes an interrupted stage and reuses finished ones):
 1. the face feature extractor, the coarse stage and the full GAN stage, then Table I's
    baselines BVMR and ResNet-50-occ (train.py's stages, `training.stages.run_stage`);
 2. evaluation against the baselines on held-out synthetic identities
-   (report.md, report.json, plots, examples.png, completions.png), the identity metrics
+   (report.md, report.json, plots, examples.png, completions.png, learning_curve.png: the
+   generator's validation curve from the training logs), the identity metrics
    by the project's extractor; then identification and verification again by face-api.js'
    pretrained recognizer (face_api/report.md);
 3. export of every format with parity checks (export/ and its manifest.json);
@@ -33,6 +34,7 @@ from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_gener
 from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES, replace_path
+from c2fdan_tf.training.learning_curve import write_learning_curve
 from c2fdan_tf.training.stages import run_stage
 from c2fdan_tf.training.workdir import stage_checkpoint
 
@@ -183,6 +185,11 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         result = run_stage(stage_config, stage, workdir, init_from=init_from, verbose=fit_verbosity(), log=log)
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
+
+    curve = write_learning_curve(workdir)
+    log("learning curve (validation, learning_curve.png): " + "; ".join(
+        f"{p['stage']} step {p['step']}: {p['psnr']:.2f} dB, IoU {p['mask_iou']:.3f}, text left "
+        + (f"{p['text_left']:.3f}" if p["text_left"] is not None else "-") for p in curve))
 
     checkpoint, extractor_path = stage_checkpoint(workdir, "full"), stage_checkpoint(workdir, "extractor")
     # Table I's baseline rows: the coarse network (stage 1), BVMR and ResNet-50-occ.

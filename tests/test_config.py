@@ -7,7 +7,7 @@ import json
 import pytest
 
 from c2fdan_tf.losses import LossWeights
-from c2fdan_tf.training.config import TrainConfig, load_config, preset, resolve_config
+from c2fdan_tf.training.config import StageLosses, TrainConfig, load_config, preset, resolve_config
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage import GeneratorStage
 
@@ -32,13 +32,18 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
     path.write_text(json.dumps(FIRST_RELEASE_SMALL))
     small = preset("small")  # the first release computed in float32 unless --mixed_precision
     # The baseline stages came later: what the first release lacked takes this version's defaults.
+    # Its loss weights and fine-network rate are its own (this release's small preset tuned them).
     defaults = TrainConfig()
     expected = dataclasses.replace(
         small, runtime=dataclasses.replace(small.runtime, precision="float32"),
         model=dataclasses.replace(small.model, bvmr_width=defaults.model.bvmr_width),
         data=dataclasses.replace(small.data, occlusion_augmentation=defaults.data.occlusion_augmentation),
+        losses=StageLosses(coarse=LossWeights(mask=10.0, occluded=3.0, non_occluded=1.0, perceptual=0.0, style=0.0,
+                                              adversarial=0.0),
+                           full=LossWeights(mask=10.0, occluded=3.0, style=0.0, occluded_on_fine=True)),
         schedule=dataclasses.replace(small.schedule, bvmr=defaults.schedule.bvmr,
-                                     extractor_occ=defaults.schedule.extractor_occ))
+                                     extractor_occ=defaults.schedule.extractor_occ,
+                                     full=dataclasses.replace(small.schedule.full, learning_rate=2e-4)))
     assert load_config(path) == expected
     path.write_text(json.dumps(dict(FIRST_RELEASE_SMALL, mixed_precision=True)))
     assert load_config(path).runtime.precision == "mixed_float16"

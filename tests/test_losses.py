@@ -202,3 +202,31 @@ def test_losses_are_per_example_for_global_batch_scaling():
     # The average over a global batch of 6 on one replica is a sum / 6.
     np.testing.assert_allclose(
         tf.nn.compute_average_loss(total, global_batch_size=6).numpy(), total.numpy().sum() / 6, rtol=1e-6)
+
+
+def test_mask_dice_counts_a_missed_thin_stroke_by_the_occluders_area():
+    # Two occluders the BCE of Eq. 5 cannot tell apart: each mask misses 8 of the 112x112 pixels.
+    # Dice: 1 - 2|M n M_gt| / (|M| + |M_gt|) (+1 smoothing); the small occluder loses far more.
+    truth = np.zeros((2, 112, 112, 1), np.float32)
+    truth[0, 10:20, 10:50] = 1  # a 400-pixel block
+    truth[1, 50, 10:26] = 1  # a 16-pixel stroke
+    predicted = truth.copy()
+    predicted[0, 10, 10:18] = 0
+    predicted[1, 50, 10:18] = 0
+    logits = np.where(predicted > 0, 30.0, -30.0).astype(np.float32)
+    dice = losses.mask_dice(logits, truth).numpy()
+    np.testing.assert_allclose(dice, [1 - (2 * 392 + 1) / (392 + 400 + 1), 1 - (2 * 8 + 1) / (8 + 16 + 1)], rtol=1e-5)
+    bce = losses.mask_bce(logits, truth).numpy()
+    np.testing.assert_allclose(bce[0], bce[1], rtol=1e-6)
+    assert dice[1] > 30 * dice[0]
+    # Soft masks: the sigmoid's values enter the sums.
+    soft = RNG.normal(size=(2, 6, 6, 1)).astype(np.float32)
+    m, g = sigmoid(soft.astype(np.float64)), (RNG.uniform(size=(2, 6, 6, 1)) > 0.6).astype(np.float32)
+    expected = 1 - (2 * (m * g).reshape(2, -1).sum(1) + 1) / (m.reshape(2, -1).sum(1) + g.reshape(2, -1).sum(1) + 1)
+    np.testing.assert_allclose(losses.mask_dice(soft, g).numpy(), expected, rtol=1e-5)
+    weights = losses.LossWeights(mask_dice=2.0, perceptual=0.0, style=0.0, adversarial=0.0)
+    batch = {"mask": truth, "ground_truth": np.zeros((2, 112, 112, 3), np.float32)}
+    outputs = {"mask_logits": logits, "coarse": np.zeros((2, 112, 112, 3), np.float32)}
+    total, terms = losses.generator_loss(weights, batch, outputs)
+    np.testing.assert_allclose(terms["mask_dice"].numpy(), dice, rtol=1e-6)
+    np.testing.assert_allclose(total.numpy(), 10 * bce + 2 * dice, rtol=1e-5)  # the L1 terms are 0 here

@@ -20,8 +20,11 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("report.md", "report.json", "identification.png", "tpir_vs_area.png", "reconstruction.png",
                  "examples.png", "completions.png", "targets.json", "export/manifest.json",
-                 "export/c2fdan_fp32.tflite", "export/c2fdan.onnx", "face_api/report.md", "face_api/report.json"):
+                 "export/c2fdan_fp32.tflite", "export/c2fdan.onnx", "face_api/report.md", "face_api/report.json",
+                 "learning_curve.png"):
         assert (workdir / name).stat().st_size > 0, name
+    curve = json.loads((workdir / "learning_curve.json").read_text())
+    assert [p["stage"] for p in curve] == ["coarse", "full"] and curve[1]["step"] > curve[0]["step"]  # tiny: 1 epoch each
     for stage in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert (workdir / stage / "done.json").exists()
     targets = json.loads((workdir / "targets.json").read_text())["targets"]

@@ -122,6 +122,26 @@ def test_coarse_stage_trains_only_the_coarse_network(fixed_batch):
     assert not any(changed(before_fine, fine)) and all(changed(before_coarse, coarse))
 
 
+def test_text_left_metric_is_the_text_examples_pooled_occluder_residual():
+    faces, labels = render_synthetic_split(0, "train", 4, 4)
+    batch = next(iter(training_dataset(InMemoryFaces(faces, labels), OcclusionSynthesizer(), 16, seed=3)))
+    form = batch["form"].numpy()
+    assert 0 < form.sum() < len(form)  # both forms, so the metric has to pick the text ones
+    model = build("coarse")
+    logs = model.test_step(batch)
+    out = model.generator.coarse_network(batch["occluded"])
+    occluded, truth, m_gt = (np.asarray(batch[k], np.float64) for k in ("occluded", "ground_truth", "mask"))
+    m = np.asarray(out["mask"], np.float64)
+    completed = (1 - m) * occluded + m * np.asarray(out["coarse"], np.float64)  # Eq. 2
+    text = form == 1
+    left = (m_gt * np.abs(completed - truth).mean(-1, keepdims=True))[text].sum()
+    before = (m_gt * np.abs(occluded - truth).mean(-1, keepdims=True))[text].sum()
+    np.testing.assert_allclose(float(logs["text_left"]), left / before, rtol=1e-4)
+    rect_only = {k: v[~text] for k, v in batch.items()}
+    model.reset_metrics()
+    assert float(model.test_step(rect_only)["text_left"]) == 0.0  # no text example: no contribution
+
+
 def tiny(**full_schedule):
     """The tiny preset without identity losses, with stage full's schedule changed."""
     config = preset("tiny")
@@ -306,6 +326,21 @@ def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
     summary = json.loads((work / "extractor" / "done.json").read_text())
     assert {"rank1_identification_held_out_images", "verification_accuracy_unseen_identities"} <= set(summary)
     assert (work / "full" / "generator_best.keras").exists()
+    # The learning curve: one point per epoch, steps counted on across the two stages.
+    from c2fdan_tf.training.learning_curve import write_learning_curve
+
+    config = preset("tiny")
+    points = write_learning_curve(work)
+    coarse_steps = config.schedule.coarse.epochs * config.schedule.coarse.steps_per_epoch
+    full_steps = config.schedule.full.epochs * config.schedule.full.steps_per_epoch
+    assert [p["stage"] for p in points] == ["coarse"] * config.schedule.coarse.epochs + ["full"] * config.schedule.full.epochs
+    assert [p["step"] for p in points][config.schedule.coarse.epochs - 1] == coarse_steps
+    assert points[-1]["step"] == coarse_steps + full_steps
+    full_log = (work / "full" / "log.csv").read_text().splitlines()
+    header, last = full_log[0].split(","), full_log[-1].split(",")
+    assert points[-1]["psnr"] == pytest.approx(float(last[header.index("val_psnr")]))
+    assert all(10 < p["psnr"] < 60 and 0 <= p["mask_iou"] <= 1 and p["text_left"] >= 0 for p in points)
+    assert (work / "learning_curve.png").stat().st_size > 1000
     again = run_train(tmp_path, "--stage=full", "--config=tiny")
     assert "already finished" in again.stdout
     # Table I's baselines are stages of the same work directory; ResNet-50-occ can fine-tune

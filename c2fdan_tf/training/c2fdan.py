@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from c2fdan_tf import image_metrics
+from c2fdan_tf.data.occlusion import TEXT
 from c2fdan_tf.losses import discriminator_loss, generator_loss
 from c2fdan_tf.training.stage import GeneratorStage
 
@@ -68,13 +69,14 @@ class C2FDAN(keras.Model):
         names = ["g_loss"] + [name for name, on in self._term_switches() if on]
         if self.discriminators is not None:
             names += ["d_loss", "d_real", "d_fake"]
-        names += ["psnr", "mask_iou"]
+        names += ["psnr", "mask_iou", "text_left"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def _term_switches(self):
         w = self.loss_weights
         return [
             ("mask_bce", w.mask),
+            ("mask_dice", w.mask_dice),
             ("occluded_l1", w.occluded),
             ("occluded_l1_fine", w.occluded and w.occluded_on_fine),
             ("non_occluded_l1", w.non_occluded),
@@ -223,3 +225,8 @@ class C2FDAN(keras.Model):
         self.trackers["psnr"].update_state(
             image_metrics.psnr(outputs[self.stage.completed_key], batch["ground_truth"]))
         self.trackers["mask_iou"].update_state(image_metrics.mask_iou(outputs["mask"], batch["mask"]))
+        if "form" in batch:  # text left: the text examples' pooled occluder residual (a weighted mean)
+            left, before = image_metrics.occluder_contrast(
+                outputs[self.stage.completed_key], batch["occluded"], batch["ground_truth"], batch["mask"])
+            weight = before * ops.cast(ops.equal(batch["form"], TEXT), "float32")
+            self.trackers["text_left"].update_state(tf.math.divide_no_nan(left, before), sample_weight=weight)

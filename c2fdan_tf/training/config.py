@@ -182,16 +182,25 @@ def _small():
         model=ModelConfig(width=16, discriminator_width=16, extractor_architecture="resnet_v2_small",
                           extractor_width=16, bvmr_width=8),
         data=DataConfig(synth_identities=200, synth_images_per_identity=16, synth_eval_identities=60),
+        # Stage 1, 1800 steps, 60 held-out faces x 24 conditions (README, Learning curve): a Dice
+        # term beside the BCE (mask_dice 3) makes the mask cover thin strokes (inside them 0.76 ->
+        # 0.81) and a heavier occluded L1 (λ_occ 10) makes the net copy less of the occluder's
+        # colour through its skips (text: 0.141 -> 0.125 of it): I_c,r 28.64 -> 29.30 dB, mask IoU
+        # 0.780 -> 0.817, text left 0.375 -> 0.349. In stage 2 the paper's λ_occ 3 did as well as 10
+        # (30.47 vs 30.50 dB, IoU 0.851 vs 0.847), so it stays.
         losses=StageLosses(
-            coarse=dataclasses.replace(LossWeights.coarse_stage(), mask=10.0),
-            full=LossWeights(style=0.0, occluded_on_fine=True),
+            coarse=dataclasses.replace(LossWeights.coarse_stage(), mask=10.0, mask_dice=3.0, occluded=10.0),
+            full=LossWeights(style=0.0, occluded_on_fine=True, mask_dice=3.0),
         ),
         schedule=StageSchedules(
             extractor=Schedule(epochs=12, learning_rate=2e-3, batch_size=32, validation_steps=8),
             extractor_occ=Schedule(epochs=12, learning_rate=2e-3, batch_size=32, validation_steps=8),
             bvmr=Schedule(epochs=3, learning_rate=1e-3, steps_per_epoch=300, validation_steps=8),
             coarse=Schedule(epochs=6, learning_rate=1e-3, steps_per_epoch=300, validation_steps=8),
-            full=Schedule(epochs=3, learning_rate=2e-4, steps_per_epoch=300, validation_steps=8,
+            # The fine network learns from scratch in 900 steps: at 5e-4 (was 2e-4) its L1 inside the
+            # mask ends below the coarse output's (0.256 vs 0.282; at 2e-4 0.274) and I_f,r beats I_c,r
+            # by 0.46 dB (0.14); at 1e-3 the fine network diverges (val PSNR 17.7 dB).
+            full=Schedule(epochs=3, learning_rate=5e-4, steps_per_epoch=300, validation_steps=8,
                           pretrained_learning_rate=1e-4, discriminator_learning_rate=2e-4,
                           learning_rate_decay=0.5, beta_1=0.5),
         ),
@@ -258,6 +267,7 @@ FLAG_FIELDS = {
     "pretrained_learning_rate": "schedule.STAGE.pretrained_learning_rate",
     "discriminator_learning_rate": "schedule.STAGE.discriminator_learning_rate",
     "mask_weight": "losses.STAGE.mask",
+    "mask_dice_weight": "losses.STAGE.mask_dice",
     "occluded_weight": "losses.STAGE.occluded",
     "non_occluded_weight": "losses.STAGE.non_occluded",
     "perceptual_weight": "losses.STAGE.perceptual",
