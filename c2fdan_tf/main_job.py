@@ -34,7 +34,7 @@ from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_gener
 from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES, replace_path
-from c2fdan_tf.training.learning_curve import write_learning_curve
+from c2fdan_tf.training.learning_curve import LearningCurveError, write_learning_curve
 from c2fdan_tf.training.stages import run_stage
 from c2fdan_tf.training.workdir import stage_checkpoint
 
@@ -186,10 +186,14 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         timings[stage] = result.summary.get("seconds", time.time() - t)  # as recorded in done.json
         log(f"stage {stage}: {'already finished, reused' if result.skipped else f'trained in {timings[stage]:.0f} s'}")
 
-    curve = write_learning_curve(workdir)
-    log("learning curve (validation, learning_curve.png): " + "; ".join(
-        f"{p['stage']} step {p['step']}: {p['psnr']:.2f} dB, IoU {p['mask_iou']:.3f}, text left "
-        + (f"{p['text_left']:.3f}" if p["text_left"] is not None else "-") for p in curve))
+    try:  # a figure: an unreadable training log is reported, the job goes on
+        curve = write_learning_curve(workdir)
+        log("learning curve (validation, learning_curve.png): " + "; ".join(
+            f"{p['stage']} step {p['step']}: " + ", ".join(
+                f"{name} {'-' if p[name] is None else round(p[name], 3)}" for name in ("psnr", "mask_iou", "text_left"))
+            for p in curve))
+    except LearningCurveError as error:
+        log(f"learning curve not drawn: {error}")
 
     checkpoint, extractor_path = stage_checkpoint(workdir, "full"), stage_checkpoint(workdir, "extractor")
     # Table I's baseline rows: the coarse network (stage 1), BVMR and ResNet-50-occ.
