@@ -34,7 +34,7 @@ from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_gener
 from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
 from c2fdan_tf.training.config import STAGE_NAMES, replace_path
-from c2fdan_tf.training.learning_curve import LearningCurveError, write_learning_curve
+from c2fdan_tf.training.learning_curve import LearningCurveError, describe_point, write_learning_curve
 from c2fdan_tf.training.stages import run_stage
 from c2fdan_tf.training.workdir import stage_checkpoint
 
@@ -188,10 +188,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
 
     try:  # a figure: an unreadable training log is reported, the job goes on
         curve = write_learning_curve(workdir)
-        log("learning curve (validation, learning_curve.png): " + "; ".join(
-            f"{p['stage']} step {p['step']}: " + ", ".join(
-                f"{name} {'-' if p[name] is None else round(p[name], 3)}" for name in ("psnr", "mask_iou", "text_left"))
-            for p in curve))
+        log("learning curve (validation, learning_curve.png): " + "; ".join(map(describe_point, curve)))
     except LearningCurveError as error:
         log(f"learning curve not drawn: {error}")
 

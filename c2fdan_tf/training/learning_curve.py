@@ -56,6 +56,12 @@ def learning_curve(workdir, stages=CURVE_STAGES):
     return points
 
 
+def describe_point(point):
+    """One point as text: "coarse step 1800: psnr 28.78, mask_iou 0.792, text_left 0.326" ('-' if unlogged)."""
+    return f"{point['stage']} step {point['step']}: " + ", ".join(
+        f"{name} {'-' if point[name] is None else round(point[name], 3)}" for name, _, _ in CURVE_METRICS)
+
+
 def plot_learning_curve(runs, path):
     """Three panels (PSNR, mask IoU, text left) against steps; `runs` is {label: points} (or
     one run's points); each run's two stages are drawn as one line, the stage boundary marked."""
@@ -104,9 +110,7 @@ def main(argv):
             runs[label] = learning_curve(workdir)
         except LearningCurveError as error:
             raise SystemExit(f"error: {error}") from None
-        last = runs[label][-1]
-        print(f"{label}: step {last['step']}: PSNR {last['psnr']:.2f} dB, mask IoU {last['mask_iou']:.3f}, "
-              f"text left {last['text_left'] if last['text_left'] is None else round(last['text_left'], 3)}")
+        print(f"{label}: {describe_point(runs[label][-1])}")
     plot_learning_curve(runs, argv[1])
 
 
