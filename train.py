@@ -42,6 +42,8 @@ _STEPS = flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch of this 
 _LR = flags.DEFINE_float("learning_rate", None, "Learning rate of this stage (stage full: the new weights).")
 _PRETRAINED_LR = flags.DEFINE_float("pretrained_learning_rate", None, "Stage full: lr of the coarse weights.")
 _D_LR = flags.DEFINE_float("discriminator_learning_rate", None, "Stage full: discriminator lr.")
+_LR_DECAY = flags.DEFINE_float("learning_rate_decay", None,
+                               "Factor on this stage's rates after every epoch (1: constant; paper's stage full: 0.1).")
 _ATTENTION = flags.DEFINE_enum("attention", None, ["both", "self", "cross", "none"], "Attention branches.")
 _CROSS_MODE = flags.DEFINE_enum("cross_attention_mode", None, ["hard", "soft"], "Cross-attention argmax or softmax.")
 _EXCLUDE_KEYS = flags.DEFINE_bool("exclude_partially_masked_keys", None,
@@ -65,7 +67,7 @@ _WORKER_TIMEOUT = flags.DEFINE_integer("worker_timeout", None,
                                        "--strategy=multi_worker: seconds to wait for the other workers to start.")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
-_OVERRIDES = [_DATA, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
+_OVERRIDES = [_DATA, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _LR_DECAY, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
               _IDENTITY, _ON_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, _WORKER_TIMEOUT, *_WEIGHTS.values()]
 

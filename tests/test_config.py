@@ -76,6 +76,11 @@ def test_flags_land_in_the_schedule_and_losses_of_the_stage_being_trained():
     assert coarse.schedule.coarse.batch_size == 8  # None = not given
     full = resolve_config("paper", "full", {"style_weight": 0.0, "pretrained_learning_rate": 1e-5})
     assert full.losses.full.style == 0.0 and full.schedule.full.pretrained_learning_rate == 1e-5
+    decayed = resolve_config("small", "coarse", {"learning_rate_decay": 0.5})
+    assert preset("small").schedule.coarse.learning_rate_decay == 1.0  # the flag is what changed it
+    assert decayed.schedule.coarse.learning_rate_decay == 0.5 and decayed.schedule.full == preset("small").schedule.full
+    with pytest.raises(ValueError, match="the bvmr stage has its own schedule"):
+        resolve_config("small", "bvmr", {"learning_rate_decay": 0.5})
     with pytest.raises(ValueError, match="not of the extractor stage"):
         resolve_config("small", "extractor", {"mask_weight": 1.0})
     with pytest.raises(ValueError, match="not of the bvmr stage"):  # BVMR has its own fixed loss

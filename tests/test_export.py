@@ -84,6 +84,21 @@ def test_every_runner_keeps_the_output_contract_in_any_batch_size(exported):
         runners["onnx"](images[..., :1])
 
 
+def test_the_coarse_network_runner_gives_the_generators_coarse_outputs(exported, tmp_path):
+    from c2fdan_tf.inference.runners import CoarseNetworkRunner, as_coarse_runner
+
+    out, generator, _, _ = exported
+    images = parity_batch(5, seed=3)["occluded"]
+    direct = {k: v.numpy() for k, v in generator(images).items()}
+    generator.save(tmp_path / "stage1.keras")
+    for runner in (CoarseNetworkRunner(generator, batch_size=2), as_coarse_runner(tmp_path / "stage1.keras")):
+        got = runner(images)
+        assert tuple(got) == ("coarse", "mask")
+        np.testing.assert_allclose(got["coarse"], direct["coarse_completed"], atol=1e-5)  # I_c,r
+        np.testing.assert_allclose(got["mask"], direct["mask"], atol=1e-6)
+    assert tuple(as_coarse_runner(out / FILE_NAMES["tflite"])(images[:1])) == OUTPUT_NAMES  # runs whole
+
+
 def test_blend_invariant_holds_in_every_artifact(exported):
     """Eq. 2: the output departs from the input at most by the predicted mask."""
     out, _, batch, _ = exported

@@ -21,7 +21,7 @@ from c2fdan_tf.evaluation.methods import (
     needing_generator,
     needing_recognizer,
 )
-from c2fdan_tf.inference.runners import GeneratorRunner, MotifRemovalRunner, as_runner
+from c2fdan_tf.inference.runners import GeneratorRunner, MotifRemovalRunner, as_coarse_runner, as_runner
 
 PROTOCOLS = ("reconstruction", "identification", "verification")
 CLEAN = "clean"  # the condition name of the non-occluded faces
@@ -62,7 +62,7 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     if recognition_protocols and extractor is None:
         raise ValueError("The identification and verification protocols need --extractor.")
     check_methods(methods)
-    networks = {"stage1": as_runner(coarse_stage1) if coarse_stage1 is not None else None,
+    networks = {"stage1": as_coarse_runner(coarse_stage1) if coarse_stage1 is not None else None,
                 "bvmr": _as_motif_removal_runner(bvmr)}
     methods = [m for m in methods if not REGISTRY[m].network or networks[REGISTRY[m].network] is not None]
     if not recognition_protocols or occlusion_robust_extractor is None:
