@@ -32,7 +32,8 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
     path.write_text(json.dumps(FIRST_RELEASE_SMALL))
     small = preset("small")  # the first release computed in float32 unless --mixed_precision
     # The baseline stages came later: what the first release lacked takes this version's defaults.
-    # Its loss weights and fine-network rate are its own (this release's small preset tuned them).
+    # Its loss weights, coarse steps and fine-network rate are its own (this release's small preset
+    # tuned them).
     defaults = TrainConfig()
     expected = dataclasses.replace(
         small, runtime=dataclasses.replace(small.runtime, precision="float32"),
@@ -43,6 +44,7 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
                            full=LossWeights(mask=10.0, occluded=3.0, style=0.0, occluded_on_fine=True)),
         schedule=dataclasses.replace(small.schedule, bvmr=defaults.schedule.bvmr,
                                      extractor_occ=defaults.schedule.extractor_occ,
+                                     coarse=dataclasses.replace(small.schedule.coarse, epochs=6),
                                      full=dataclasses.replace(small.schedule.full, learning_rate=2e-4)))
     assert load_config(path) == expected
     path.write_text(json.dumps(dict(FIRST_RELEASE_SMALL, mixed_precision=True)))
