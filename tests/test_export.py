@@ -85,7 +85,7 @@ def test_every_runner_keeps_the_output_contract_in_any_batch_size(exported):
 
 
 def test_the_coarse_network_runner_gives_the_generators_coarse_outputs(exported, tmp_path):
-    from c2fdan_tf.inference.runners import CoarseNetworkRunner, as_coarse_runner
+    from c2fdan_tf.inference.runners import CoarseNetworkRunner, ModelError, as_coarse_runner
 
     out, generator, _, _ = exported
     images = parity_batch(5, seed=3)["occluded"]
@@ -97,6 +97,9 @@ def test_the_coarse_network_runner_gives_the_generators_coarse_outputs(exported,
         np.testing.assert_allclose(got["coarse"], direct["coarse_completed"], atol=1e-5)  # I_c,r
         np.testing.assert_allclose(got["mask"], direct["mask"], atol=1e-6)
     assert tuple(as_coarse_runner(out / FILE_NAMES["tflite"])(images[:1])) == OUTPUT_NAMES  # runs whole
+    (tmp_path / "corrupt.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=r"corrupt\.keras is not a Keras \.keras archive"):
+        as_coarse_runner(tmp_path / "corrupt.keras")
 
 
 def test_blend_invariant_holds_in_every_artifact(exported):

@@ -29,6 +29,17 @@ def _first_line(error):
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _load_generator(path, precision="float32"):
+    """The Generator of a `.keras` checkpoint computing in `precision`, or a one-line ModelError."""
+    from c2fdan_tf.models.checkpoints import CheckpointError, load_generator
+    from c2fdan_tf.precision import resolve_precision
+
+    try:
+        return load_generator(path, resolve_precision(precision)[0])
+    except CheckpointError as error:
+        raise ModelError(str(error)) from None
+
+
 class GeneratorRunner(abc.ABC):
     """Runs a generator over a batch of faces in chunks of `batch_size`."""
 
@@ -81,13 +92,7 @@ class KerasRunner(GeneratorRunner):
         import tensorflow as tf
 
         if isinstance(generator, (str, Path)):
-            from c2fdan_tf.models.checkpoints import CheckpointError, load_generator
-            from c2fdan_tf.precision import resolve_precision
-
-            try:
-                generator = load_generator(generator, resolve_precision(precision)[0])
-            except CheckpointError as error:
-                raise ModelError(str(error)) from None
+            generator = _load_generator(generator, precision)
         self.generator = generator
         self.batch_size = batch_size
         self._run = tf.function(lambda x: serving_outputs(generator(x, training=False)), reduce_retracing=True)
@@ -141,7 +146,7 @@ class CoarseNetworkRunner(GeneratorRunner):
         from c2fdan_tf.layers import MaskedBlend
 
         if isinstance(generator, (str, Path)):
-            generator = KerasRunner(generator).generator
+            generator = _load_generator(generator)
         coarse_network, blend = generator.coarse_network, MaskedBlend(dtype="float32")
         self.batch_size = batch_size
 
