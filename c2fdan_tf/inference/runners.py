@@ -82,7 +82,14 @@ class GeneratorRunner(abc.ABC):
         return images, masks
 
 
-class KerasRunner(GeneratorRunner):
+class _TracedRunner(GeneratorRunner):
+    """A runner whose `_run` is a traced function returning {output name: tensor}."""
+
+    def run_chunk(self, images):
+        return {name: value.numpy() for name, value in self._run(images).items()}
+
+
+class KerasRunner(_TracedRunner):
     """A Keras Generator (object or `.keras` checkpoint) through one traced function.
 
     A checkpoint is loaded to compute in `precision` (`c2fdan_tf.precision`; outputs
@@ -99,9 +106,6 @@ class KerasRunner(GeneratorRunner):
         self._run_with_masks = None
         self.takes_masks = True
 
-    def run_chunk(self, images):
-        return {name: value.numpy() for name, value in self._run(images).items()}
-
     def with_masks(self, images, masks):
         import tensorflow as tf
 
@@ -116,7 +120,7 @@ class KerasRunner(GeneratorRunner):
                                images, masks)
 
 
-class MotifRemovalRunner(GeneratorRunner):
+class MotifRemovalRunner(_TracedRunner):
     """The BVMR baseline (`models.BlindMotifRemoval`) with the generator's "completed" and
     "mask" outputs (its reconstruction blended by its own mask, Eq. 2, and that mask)."""
 
@@ -129,11 +133,8 @@ class MotifRemovalRunner(GeneratorRunner):
         self._run = tf.function(lambda x: {name: network(x, training=False)[name] for name in self.returns},
                                 reduce_retracing=True)
 
-    def run_chunk(self, images):
-        return {name: value.numpy() for name, value in self._run(images).items()}
 
-
-class CoarseNetworkRunner(GeneratorRunner):
+class CoarseNetworkRunner(_TracedRunner):
     """The coarse network of a Keras Generator alone: its "coarse" output (I_c,r, Eq. 2 with
     its own mask) and "mask", the generator's own values for them. Table I's stage-1 row needs
     nothing more, and the fine network (untrained after stage 1) is most of the generator's time."""
@@ -156,9 +157,6 @@ class CoarseNetworkRunner(GeneratorRunner):
                     "mask": tf.cast(outputs["mask"], tf.float32)}
 
         self._run = tf.function(run, reduce_retracing=True)
-
-    def run_chunk(self, images):
-        return {name: value.numpy() for name, value in self._run(images).items()}
 
 
 class SavedModelRunner(GeneratorRunner):

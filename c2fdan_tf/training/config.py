@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from c2fdan_tf.losses import LossWeights
+from c2fdan_tf.training.stage import GENERATOR_STAGES
 
 # The paper's three stages, then Table I's baselines: BVMR and ResNet-50-occ (the extractor
 # trained with occlusion augmentation).
@@ -117,7 +118,7 @@ class TrainConfig:
         return getattr(self.schedule, stage)
 
     def losses_of(self, stage):
-        if stage not in ("coarse", "full"):
+        if stage not in GENERATOR_STAGES:
             raise ValueError(f"Stage {stage!r} has no generator losses; only coarse and full do.")
         return getattr(self.losses, stage)
 
@@ -306,9 +307,9 @@ def resolve_config(preset_name, stage, overrides):
         if flag not in FLAG_FIELDS:
             raise ValueError(f"Unknown override --{flag}.")
         path = FLAG_FIELDS[flag]
-        if path.startswith("losses.") and stage not in ("coarse", "full"):
+        if path.startswith("losses.") and stage not in GENERATOR_STAGES:
             raise ValueError(f"--{flag} is a loss weight of the coarse and full stages, not of the {stage} stage.")
-        if flag == "learning_rate_decay" and stage not in ("coarse", "full"):
+        if flag == "learning_rate_decay" and stage not in GENERATOR_STAGES:
             raise ValueError(f"--{flag} steps the coarse and full stages' rates; the {stage} stage has its own "
                              "schedule (extractors: cosine decay, BVMR: constant).")
         config = replace_path(config, path.replace("STAGE", stage), value)

@@ -10,9 +10,10 @@ import csv
 import json
 from pathlib import Path
 
+from c2fdan_tf.training.stage import GENERATOR_STAGES
 from c2fdan_tf.training.workdir import StageDirectory
 
-CURVE_STAGES = ("coarse", "full")
+CURVE_STAGES = GENERATOR_STAGES
 CURVE_METRICS = (("psnr", "val_psnr", "PSNR of the completed face (dB)"),
                  ("mask_iou", "val_mask_iou", "mask IoU"),
                  ("text_left", "val_text_left", "text left (1 = untouched)"))
