@@ -20,9 +20,12 @@ import re
 import sys
 import threading
 
-# Native log lines: absl's preamble, and glog-style "I0000 00:00:<time> <thread> <file>:<line>] ...".
+# Native log lines: absl's preamble, and glog-style "I0000 00:00:<time> <thread> <file>.cc:<line>] ...".
+# absl's *Python* logging has the same layout ("W1204 03:50:24.990 1234 image_files.py:217] ...") and
+# carries the project's own warnings: only lines from C/C++ source files are native.
 _NATIVE_LOG = re.compile(
-    rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+\.(?:cc|cpp|cxx|c|h|hpp|hh|mm?):\d+\]"
     rb"|To enable the following instructions: .* rebuild TensorFlow"  # cpu_feature_guard's second line
     rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
 )

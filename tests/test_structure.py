@@ -119,6 +119,7 @@ os.write(2, b"I0000 00:00:1795619371.390027    2235 port.cc:153] oneDNN custom o
 os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
 os.write(2, b"E0000 00:00:1795619371.390027    2235 meta_optimizer.cc:967] remapper failed: INVALID_ARG\\n")
 os.write(2, b"F0000 00:00:1795619371.390027    2235 check.cc:1] a fatal line stays\\n")
+os.write(2, b"W1204 03:50:24.990123 140234 image_files.py:217] faces/a.jpg is not 112x112 and was resized\\n")
 os.write(2, b"step 1\\rstep 2\\r")
 print("my own warning", file=sys.stderr)
 sys.exit("error: the last line")
@@ -129,4 +130,6 @@ def test_the_stderr_filter_drops_native_log_lines_and_keeps_the_rest():
     result = subprocess.run([sys.executable, "-c", FILTER_SCRIPT], capture_output=True, cwd=ROOT, timeout=60)
     assert result.returncode == 1
     assert result.stderr == (b"F0000 00:00:1795619371.390027    2235 check.cc:1] a fatal line stays\n"
+                             # absl's Python log lines (the project's own warnings) look native but pass
+                             b"W1204 03:50:24.990123 140234 image_files.py:217] faces/a.jpg is not 112x112 and was resized\n"
                              b"step 1\rstep 2\rmy own warning\nerror: the last line\n")
