@@ -119,6 +119,19 @@ def test_flat_layout_and_folder_errors(tmp_path):
         open_face_source(str(tmp_path / "missing"))
 
 
+def test_a_dataset_root_with_split_folders_is_refused_with_a_hint(tmp_path):
+    """VGGFace2's root holds train/ and test/: taken as two identities it would train a
+    two-class extractor without a word."""
+    root = tmp_path / "vggface2"
+    for split, person in (("train", "n000002"), ("test", "n000001")):
+        (root / split / person).mkdir(parents=True)
+        Image.new("RGB", (112, 112)).save(root / split / person / "0001_01.jpg")
+    with pytest.raises(ValueError, match="split folders test/, train/, not one folder per identity") as error:
+        scan_image_folder(root)
+    assert str(root / "train") in str(error.value) and "\n" not in str(error.value)
+    assert scan_image_folder(root / "train").identities == ["n000002"]  # one split is what it takes
+
+
 def test_load_into_memory_fails_clearly_when_nothing_is_readable(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()

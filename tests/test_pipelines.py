@@ -157,3 +157,54 @@ def test_identity_batches_with_occlusion_augmentation(source, synthesizer):
             share_in_range.append(differs.mean())
     assert 14 <= changed <= 34  # 48 faces at p = 0.5 (binomial: 24 +- 10 covers > 99.5 %)
     assert 0 < min(share_in_range) and max(share_in_range) < 0.6
+
+
+def test_face_order_is_a_new_permutation_every_epoch_and_resumes_anywhere():
+    from c2fdan_tf.data.pipelines import face_order
+
+    stream = np.array(list(face_order(10, seed=4).take(35).as_numpy_iterator()))
+    epochs = [stream[i:i + 10] for i in (0, 10, 20)]
+    for epoch in epochs:
+        assert sorted(epoch.tolist()) == list(range(10))  # every face once per epoch
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[0], np.arange(10))
+    for start in (0, 7, 10, 23):  # a resumed stream is the uninterrupted one from `start` on
+        resumed = np.array(list(face_order(10, seed=4, start=start).take(35 - start).as_numpy_iterator()))
+        np.testing.assert_array_equal(resumed, stream[start:])
+    fixed = np.array(list(face_order(10, seed=4, reshuffle=False).take(20).as_numpy_iterator()))
+    np.testing.assert_array_equal(fixed[:10], fixed[10:])
+    assert len(list(face_order(10, seed=4, start=3, repeat=False))) == 7
+
+
+def test_resumed_training_batches_continue_the_uninterrupted_stream(source, synthesizer):
+    """Faces, occlusions and labels of batches 5.. of a run resumed at batch 5 are those of
+    the run that never stopped (24 faces, batch 4: batch 5 is in the second epoch)."""
+    whole = list(training_dataset(source, synthesizer, 4, seed=6).take(8))
+    resumed = list(training_dataset(source, synthesizer, 4, seed=6, start_batch=5).take(3))
+    for a, b in zip(whole[5:], resumed):
+        for key in ("occluded", "mask", "ground_truth", "label"):
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
+    # Two input pipelines of a distributed run split the one global stream between them.
+    per_pipeline = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
+                                             num_replicas_in_sync=2)
+        batch = next(iter(training_dataset(source, synthesizer, 2, seed=6, input_context=context)))
+        per_pipeline.append(batch["ground_truth"].numpy())
+    first = whole[0]["ground_truth"].numpy()
+    np.testing.assert_array_equal(np.stack([per_pipeline[0][0], per_pipeline[1][0], per_pipeline[0][1],
+                                            per_pipeline[1][1]]), first)
+
+
+def test_tfrecord_shards_mix_the_identities(tmp_path):
+    """Written in a seeded random order, not identity after identity."""
+    folder = tmp_path / "faces"
+    for person in range(6):
+        (folder / f"p{person}").mkdir(parents=True)
+        for k in range(4):
+            from PIL import Image
+
+            Image.new("RGB", (112, 112), (person * 40, k * 60, 0)).save(folder / f"p{person}" / f"{k}.png")
+    write_tfrecords(folder, tmp_path / "records", num_shards=1)
+    labels = [int(e["label"]) for e in TFRecordFaces(tmp_path / "records").dataset()]
+    assert sorted(labels) == sorted(np.repeat(np.arange(6), 4).tolist())
+    assert labels != sorted(labels) and len(set(labels[:6])) >= 3

@@ -2,6 +2,8 @@
 
 Every source yields elements `{"image": uint8 (112, 112, 3), "label": int32}` in
 a deterministic order and can shard itself for `tf.distribute` input pipelines.
+A source with `random_access` also reads the faces of a dataset of indices
+(`elements(indices)`), which the training pipelines use for a global shuffle.
 
 - `InMemoryFaces`: an array of faces (the built-in synthetic faces, cached on disk).
 - `ImageFolderFaces`: a folder of images, identity sub-folders or flat; bad files
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from c2fdan_tf.data import synthetic_faces
+from c2fdan_tf.data import image_files, synthetic_faces
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
 from c2fdan_tf.face_template import IMAGE_SIZE
 
@@ -50,16 +52,26 @@ class InMemoryFaces:
     def num_identities(self):
         return int(self.labels.max()) + 1 if len(self.labels) and self.labels.max() >= 0 else 0
 
+    random_access = True
+
+    def elements(self, indices):
+        images, labels = tf.constant(self.images), tf.constant(self.labels)
+        return indices.map(lambda i: {"image": tf.gather(images, i), "label": tf.gather(labels, i)},
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
     def dataset(self, input_context=None):
-        data = tf.data.Dataset.from_tensor_slices({"image": self.images, "label": self.labels})
-        return _shard(data, input_context)
+        return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
 
 
 class ImageFolderFaces:
-    """A folder of face images, decoded in parallel; unreadable files are skipped."""
+    """A folder of face images, decoded in parallel; unreadable files are skipped. With
+    `check_alignment`, a sample of the files' sizes is checked first (`image_files.check_alignment`:
+    a warning with a count, an error when many are not 112x112 unless `allow_unaligned`)."""
 
-    def __init__(self, root):
+    def __init__(self, root, check_alignment=False, allow_unaligned=False):
         self.listing = scan_image_folder(root)
+        if check_alignment:
+            image_files.check_alignment(self.listing, allow_unaligned)
         self.report = ReadReport()
         self.name = str(root)
 
@@ -80,20 +92,23 @@ class ImageFolderFaces:
             return np.zeros(IMAGE_SHAPE, np.uint8), False
         return image, True
 
-    def dataset(self, input_context=None):
-        files = tf.data.Dataset.from_tensor_slices(
-            {"path": self.listing.paths, "label": self.listing.labels}
-        )
-        files = _shard(files, input_context)
+    random_access = True
 
-        def decode(element):
+    def elements(self, indices):
+        """The faces of `indices` (positions in the listing); unreadable files are left out."""
+        paths, labels = tf.constant([str(p) for p in self.listing.paths]), tf.constant(self.listing.labels)
+
+        def decode(index):
             # Pillow decodes every format and mode robustly; it releases the GIL.
-            image, ok = tf.numpy_function(self._read, [element["path"]], [tf.uint8, tf.bool])
+            image, ok = tf.numpy_function(self._read, [tf.gather(paths, index)], [tf.uint8, tf.bool])
             image.set_shape(IMAGE_SHAPE)
-            return {"image": image, "label": element["label"], "ok": ok}
+            return {"image": image, "label": tf.gather(labels, index), "ok": ok}
 
-        decoded = files.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        decoded = indices.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return decoded.filter(lambda e: e["ok"]).map(lambda e: {"image": e["image"], "label": e["label"]})
+
+    def dataset(self, input_context=None):
+        return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
 
     def load(self):
         """All readable images in memory, as InMemoryFaces (for small folders)."""
@@ -164,6 +179,7 @@ class HeldOutSplit:
             raise ValueError(f"holdout_every must be at least 2, got {every}.")
         self.source, self.every, self.validation = source, every, validation
         self.name = f"{source.name}[{'validation' if validation else 'train'}]"
+        self.random_access = getattr(source, "random_access", False)
 
     def __len__(self):
         total = len(self.source)
@@ -174,7 +190,18 @@ class HeldOutSplit:
     def num_identities(self):
         return self.source.num_identities
 
+    def _kept(self):
+        """The source positions of this split."""
+        positions = np.arange(len(self.source), dtype=np.int64)
+        return positions[(positions % self.every == 0) == self.validation]
+
+    def elements(self, indices):
+        kept = tf.constant(self._kept())
+        return self.source.elements(indices.map(lambda i: tf.gather(kept, i)))
+
     def dataset(self, input_context=None):
+        if self.random_access:
+            return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
         every, validation = self.every, self.validation
         data = self.source.dataset().enumerate()
         data = data.filter(lambda i, e: tf.equal(tf.math.floormod(i, every) == 0, validation))
@@ -249,9 +276,10 @@ def synthetic_face_source(
     return InMemoryFaces(images, labels, name=f"synth:{split}")
 
 
-def open_face_source(data, split="train", **synthetic_options):
+def open_face_source(data, split="train", allow_unaligned=None, **synthetic_options):
     """`"synth"` (built-in synthetic faces) or a path: a folder of TFRecord shards
-    or a folder of images (identity sub-folders or flat)."""
+    or a folder of images (identity sub-folders or flat). `allow_unaligned` (True/False)
+    checks a folder's image sizes first (`ImageFolderFaces`); None skips the check."""
     if data == "synth":
         return synthetic_face_source(split=split, **synthetic_options)
     path = Path(data)
@@ -259,7 +287,7 @@ def open_face_source(data, split="train", **synthetic_options):
         raise ValueError(f"Data path {path} does not exist (use --data=synth for the built-in faces).")
     if path.is_dir() and any(path.glob("*.tfrecord")):
         return TFRecordFaces(path)
-    return ImageFolderFaces(path)
+    return ImageFolderFaces(path, allow_unaligned is not None, bool(allow_unaligned))
 
 
 def fingerprint(array):

@@ -157,8 +157,13 @@ def list_image_files(spec):
     return sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
 
 
+# Sub-folder names that are a dataset's splits, not identities (VGGFace2's train/ and test/).
+SPLIT_FOLDER_NAMES = frozenset({"train", "test", "val", "valid", "validation", "dev", "eval"})
+
+
 def scan_image_folder(root):
-    """Lists a folder of aligned faces; raises ValueError if missing or empty."""
+    """Lists a folder of aligned faces; raises ValueError if missing or empty, or if its
+    sub-folders are a dataset's splits (train/, test/) rather than identities."""
     root = Path(root)
     if not root.exists():
         raise ValueError(f"Data folder {root} does not exist.")
@@ -179,6 +184,10 @@ def scan_image_folder(root):
             labels += [len(identities)] * len(files)
             identities.append(subdir.name)
             paths += files
+    if identities and {name.lower() for name in identities} <= SPLIT_FOLDER_NAMES:
+        raise ValueError(
+            f"{root} holds the split folders {', '.join(n + '/' for n in identities)}, not one folder per identity: "
+            f"point --data at one split, e.g. {Path(root) / identities[-1 if len(identities) > 1 else 0]}.")
     if identities:
         if loose:
             logger.warning(
@@ -192,6 +201,39 @@ def scan_image_folder(root):
         f"Data folder {root} contains no images ({', '.join(IMAGE_EXTENSIONS)}), "
         "neither directly nor in identity sub-folders."
     )
+
+
+# A run stops when more than this share of a sampled folder is not 112x112 (unaligned
+# photos, CelebA's 178x218 crops), unless it is told to go on (--allow_unaligned).
+UNALIGNED_LIMIT = 0.05
+
+
+def image_size(path):
+    """(width, height) from the file's header, without decoding; None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def check_alignment(listing, allow_unaligned=False, sample=200, seed=0):
+    """Reads the headers of a seeded sample of `listing`'s files; warns with the count of those
+    that are not 112x112 (they would be centre-cropped and resized, not aligned), and raises
+    ValueError above `UNALIGNED_LIMIT` of the sample unless `allow_unaligned`. Returns the
+    count and the sample size."""
+    chosen = np.random.default_rng(seed).permutation(len(listing.paths))[:sample]
+    sizes = {listing.paths[i]: image_size(listing.paths[i]) for i in sorted(chosen)}
+    other = {path: size for path, size in sizes.items() if size is not None and size != (IMAGE_SIZE, IMAGE_SIZE)}
+    if other:
+        path, (width, height) = next(iter(other.items()))
+        what = (f"{len(other)} of {len(sizes)} sampled images in {listing.root} are not {IMAGE_SIZE}x{IMAGE_SIZE} "
+                f"(e.g. {path}: {width}x{height}): faces must be aligned to the template first "
+                f"(python -m c2fdan_tf.commands.align)")
+        if len(other) > UNALIGNED_LIMIT * len(sizes) and not allow_unaligned:
+            raise ValueError(f"{what}; pass --allow_unaligned to centre-crop and resize them instead.")
+        logger.warning("%s; they are centre-cropped and resized.", what)
+    return len(other), len(sizes)
 
 
 class ReadReport:

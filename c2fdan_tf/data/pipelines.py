@@ -24,6 +24,50 @@ def _example(synthesizer, faces, labels, params):
     return example
 
 
+def face_order(size, seed, start=0, repeat=True, reshuffle=True):
+    """Indices into a source of `size` faces, epoch after epoch: each epoch a permutation of
+    range(size) drawn from (seed, epoch) (the same one every epoch with `reshuffle=False`),
+    starting at element `start` of that stream. A global shuffle: every batch draws from the
+    whole set (not from a band of neighbouring identities, as a shuffle buffer over a list in
+    identity order does), and element k is known without reading the k before it, so a
+    resumed run continues exactly where it stopped."""
+    if size <= 0:
+        raise ValueError("face_order needs a source with a known, positive size.")
+    first_epoch, offset = divmod(int(start), int(size))
+    last_epoch = first_epoch + 1 if not repeat else 2**62
+
+    def epoch_indices(epoch):
+        indices = tf.random.experimental.stateless_shuffle(
+            tf.range(size, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch if reshuffle else 0]))
+        return tf.data.Dataset.from_tensor_slices(indices[tf.where(epoch == first_epoch, offset, 0):])
+
+    return tf.data.Dataset.range(first_epoch, last_epoch).flat_map(epoch_indices)
+
+
+def shuffled_faces(source, seed, start=0, shuffle_buffer=8192, repeat=True, reshuffle=True, input_context=None):
+    """The faces of `source` in training order, from element `start` of this pipeline's stream.
+
+    A random-access source (`source.random_access`: in memory, image folders, insightface
+    packs) is read in `face_order`; a sequential one (TFRecord shards) through a shuffle
+    buffer of `shuffle_buffer` faces, reseeded by `start` on resume (no replay of what was
+    read, but not the same faces as an uninterrupted run). `shuffle_buffer=0` keeps the
+    source's order. Under `tf.distribute`, pipeline p of P takes elements p, p + P, ...
+    of the one global stream."""
+    pipeline = 0 if input_context is None else input_context.input_pipeline_id
+    pipelines = 1 if input_context is None else input_context.num_input_pipelines
+    if shuffle_buffer and getattr(source, "random_access", False):
+        order = face_order(len(source), seed, start * pipelines, repeat, reshuffle)
+        if pipelines > 1:
+            order = order.shard(pipelines, pipeline)
+        return source.elements(order)
+    faces = source.dataset(input_context)
+    if shuffle_buffer:
+        faces = faces.shuffle(shuffle_buffer, seed=seed + pipeline + start, reshuffle_each_iteration=reshuffle)
+    if repeat:
+        faces = faces.repeat()
+    return faces.skip(start) if start and not shuffle_buffer else faces
+
+
 def training_dataset(
     source,
     synthesizer,
@@ -39,8 +83,8 @@ def training_dataset(
 
     Occlusions depend on (seed, element number): a fresh occlusion for every
     image in every epoch, reproducible, and independent of parallelism. A run
-    resumed at batch `start_batch` continues the element numbering (and reseeds
-    the shuffle) instead of replaying the first epoch. `shuffle_buffer=0` keeps
+    resumed at batch `start_batch` continues the element numbering and the face
+    order (`shuffled_faces`) instead of replaying the first epoch. `shuffle_buffer=0` keeps
     the source order; `reshuffle=False` shuffles once, identically on every
     pass (fixed validation sets that still mix identities). Under `tf.distribute`, pass the
     `input_context` of `distribute_datasets_from_function` and the per-replica
@@ -48,13 +92,7 @@ def training_dataset(
     """
     pipeline = 0 if input_context is None else input_context.input_pipeline_id
     pipelines = 1 if input_context is None else input_context.num_input_pipelines
-    faces = source.dataset(input_context)
-    if shuffle_buffer:
-        faces = faces.shuffle(
-            shuffle_buffer, seed=seed + pipeline + start_batch, reshuffle_each_iteration=reshuffle
-        )
-    if repeat:
-        faces = faces.repeat()
+    faces = shuffled_faces(source, seed, start_batch * batch_size, shuffle_buffer, repeat, reshuffle, input_context)
     faces = faces.batch(batch_size, drop_remainder=True)
     batches = tf.data.Dataset.zip((tf.data.Dataset.counter(start=start_batch), faces))
 
@@ -69,20 +107,18 @@ def training_dataset(
 
 
 def identity_dataset(source, batch_size, seed=0, augment=True, repeat=True, shuffle_buffer=8192,
-                     occlusions=None, occlusion_probability=0.0):
+                     occlusions=None, occlusion_probability=0.0, start_batch=0):
     """(image float32 in [0, 1], label) batches for training a face recogniser.
 
     Augmentation (graph ops, seeded per element): horizontal flip, a shift of up
     to 4 pixels (reflect padding) and brightness/contrast jitter; with an
     `OcclusionSynthesizer` as `occlusions`, that share of the faces is then occluded
-    by its training occlusions (Eq. 1; ResNet-50-occ of Table I).
+    by its training occlusions (Eq. 1; ResNet-50-occ of Table I). A run resumed at batch
+    `start_batch` continues the face order and the augmentation numbering.
     """
-    faces = source.dataset()
-    if shuffle_buffer:
-        faces = faces.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        faces = faces.repeat()
-    faces = tf.data.Dataset.zip((tf.data.Dataset.counter(), faces.batch(batch_size, drop_remainder=True)))
+    faces = shuffled_faces(source, seed, start_batch * batch_size, shuffle_buffer, repeat)
+    faces = tf.data.Dataset.zip((tf.data.Dataset.counter(start=start_batch),
+                                 faces.batch(batch_size, drop_remainder=True)))
 
     def prepare(batch_number, batch):
         images = tf.cast(batch["image"], tf.float32) / 255.0

@@ -2,7 +2,9 @@
 
 Command line: `python -m c2fdan_tf.commands.tfrecords --input=FACES_DIR --output=RECORDS_DIR --shards=64`.
 
-Each record holds a PNG-encoded 112x112 RGB face and its identity label; images
+Each record holds a PNG-encoded 112x112 RGB face and its identity label. The files are
+written in a seeded random order (not the folder's identity order), so every shard mixes all
+identities and a reader's shuffle buffer gives batches drawn from the whole set. Images
 are read (any format, resized if needed) by `image_files`, unreadable ones are
 skipped and listed in `index.json` with the counts. Shards are written under a
 temporary name and renamed when complete. Read them back with
@@ -15,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
@@ -39,11 +42,12 @@ def _example(png, label):
     ).SerializeToString()
 
 
-def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress=False):
+def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress=False, seed=0):
     """Writes shards named like `faces-00003-of-00064.tfrecord` and `index.json`; returns the index."""
     import tensorflow as tf
 
     listing = scan_image_folder(input_dir)
+    order = np.random.default_rng(seed).permutation(len(listing))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     num_shards = max(1, min(num_shards, len(listing)))
@@ -59,7 +63,7 @@ def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress
     written = 0
     try:
         with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
-            encoded = pool.map(encode, listing.paths)
+            encoded = pool.map(encode, [listing.paths[i] for i in order])
             if progress:
                 from tqdm import tqdm
 
@@ -67,7 +71,7 @@ def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress
 
                 encoded = tqdm(encoded, total=len(listing), desc="writing TFRecords", unit="image",
                                disable=bars_disabled())
-            for png, label in zip(encoded, listing.labels):
+            for png, label in zip(encoded, listing.labels[order]):
                 if png is not None:
                     writers[written % num_shards].write(_example(png, label))
                     written += 1
@@ -83,6 +87,7 @@ def write_tfrecords(input_dir, output_dir, num_shards=16, workers=None, progress
         "num_identities": listing.num_identities,
         "identities": listing.identities,
         "shards": names,
+        "order_seed": seed,
         "bad_files": report.bad_files,
         "resized": report.resized,
     }
