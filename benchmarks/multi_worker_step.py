@@ -81,7 +81,7 @@ def worker(stage):
     batches = iter(strategy.experimental_distribute_dataset(data))
 
     @tf.function
-    def train_function(iterator):  # as fit_loop.fit_across_workers runs it
+    def train_function(iterator):  # as fit_loop.fit_resumable runs it
         strategy.run(model.train_step, args=(next(iterator),))
 
     # The gradients the step's optimizers reduce: every trained variable, once.

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import c2fdan_tf.models  # noqa: F401  (registers the networks for load_model)
-from c2fdan_tf.training.fit_loop import WorkerBackup
+from c2fdan_tf.training.fit_loop import StepBackup
 from c2fdan_tf.training.config import preset
 from c2fdan_tf.training.runtime import local_cluster, worker_role
 from c2fdan_tf.training.stages import run_stage
@@ -182,7 +182,7 @@ def test_a_killed_worker_resumes_both_from_the_last_backup(tmp_path, workers):
     assert chief.returncode != 0 and lines[-1].startswith("error: another worker stopped"), survivor[1][-1500:]
     assert "Traceback" not in survivor[1] and "run every worker's command again" in lines[-1]
     assert not (workdir / "coarse" / "done.json").exists()
-    steps = [WorkerBackup(p.parent).progress()["step"]
+    steps = [StepBackup(p.parent).progress()["step"]
              for p in (workdir / "coarse" / "backup" / "progress.json", progress)]
     resume_step = min(steps)
     assert 2 <= resume_step < 12 and resume_step % 2 == 0
@@ -260,7 +260,7 @@ def test_a_worker_that_is_not_the_chief_keeps_its_files_apart(tmp_path):
 def test_worker_backup_keeps_the_two_newest_steps_and_names_the_newest_last(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.Adam(0.1), "mse")
-    backup = WorkerBackup(tmp_path / "backup")
+    backup = StepBackup(tmp_path / "backup")
     assert backup.progress()["step"] == 0
     saved = {}
     for step in (2, 4, 6):
@@ -288,7 +288,7 @@ LOOP_SCRIPT = textwrap.dedent(
     from c2fdan_tf.models import Discriminators, Generator
     from c2fdan_tf.losses import LossWeights
     from c2fdan_tf.training.c2fdan import C2FDAN
-    from c2fdan_tf.training.fit_loop import WorkerBackup, fit_across_workers
+    from c2fdan_tf.training.fit_loop import StepBackup, fit_resumable
 
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(16, 112, 112, 3)).astype(np.float32)
@@ -309,7 +309,7 @@ LOOP_SCRIPT = textwrap.dedent(
     history = fit_model.fit(train, epochs=2, steps_per_epoch=3, validation_data=validation, verbose=0).history
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     loop_model = build(mirrored)
-    loop = fit_across_workers(loop_model, mirrored, WorkerBackup(sys.argv[2]), train, epochs=2, steps_per_epoch=3,
+    loop = fit_resumable(loop_model, mirrored, StepBackup(sys.argv[2]), train, epochs=2, steps_per_epoch=3,
                               validation_data=validation, callbacks=[], verbose=0)
     gap = max(float(np.abs(a - b).max()) for a, b in zip(fit_model.get_weights(), loop_model.get_weights()))
     print(json.dumps({"fit": history, "loop": loop, "weight_gap": gap}))

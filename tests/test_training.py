@@ -150,60 +150,12 @@ def tiny(**full_schedule):
     return dataclasses.replace(config, losses=losses, schedule=schedule)
 
 
-class InterruptAtEpochEnd(keras.callbacks.Callback):
-    """Snapshots the optimizers after the backup of epoch 1, then stops like Ctrl-C."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        model = self.model
-        self.saved = {
-            name: ([v.numpy().copy() for v in opt.variables], int(opt.iterations.numpy()))
-            for name, opt in optimizers(model).items()
-        }
-        raise KeyboardInterrupt("simulated interruption")
-
-
-class RecordRestoredState(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.restored = {
-            name: ([v.numpy().copy() for v in opt.variables], int(opt.iterations.numpy()))
-            for name, opt in optimizers(self.model).items()
-        }
-        self.initial_epoch = self.model._initial_epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.first_epoch = getattr(self, "first_epoch", epoch)
-
-
 def optimizers(model):
     names = ("generator_optimizer", "pretrained_optimizer", "discriminator_optimizer")
     return {n: getattr(model, n) for n in names if getattr(model, n, None) is not None}
 
 
-def test_interrupted_run_resumes_with_epoch_and_both_optimizers_restored(tmp_path, monkeypatch):
-    monkeypatch.setenv("C2FDAN_CACHE", str(tmp_path / "cache"))
-    config = tiny(epochs=2)
-    interrupt = InterruptAtEpochEnd()
-    with pytest.raises(KeyboardInterrupt):
-        run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[interrupt])
-    backup = tmp_path / "full" / "backup"
-    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
-    assert not (tmp_path / "full" / "done.json").exists()
-    record = RecordRestoredState()
-    result = run_stage(config, "full", tmp_path, init_from="none", verbose=0, extra_callbacks=[record])
-    assert record.initial_epoch == 1 and record.first_epoch == 1  # continues with the 2nd epoch
-    assert set(record.restored) == {"generator_optimizer", "pretrained_optimizer", "discriminator_optimizer"}
-    for name, (saved_vars, saved_iterations) in interrupt.saved.items():
-        restored_vars, restored_iterations = record.restored[name]
-        assert restored_iterations == saved_iterations == config.schedule.full.steps_per_epoch, name
-        assert len(saved_vars) > 4  # iterations, learning rate and the Adam moments
-        for saved, restored in zip(saved_vars, restored_vars):
-            np.testing.assert_array_equal(saved, restored, err_msg=name)
-    assert not result.skipped and (tmp_path / "full" / "done.json").exists()
-    assert not backup.exists()  # removed after a complete run
-    log = (tmp_path / "full" / "log.csv").read_text().strip().splitlines()
-    assert [line.split(",")[0] for line in log[1:]] == ["0", "1"]
-    # A finished stage is skipped by the same command.
-    assert run_stage(config, "full", tmp_path, init_from="none", verbose=0).skipped
+# Resuming an interrupted stage: tests/test_resume.py (a real SIGKILL mid-epoch, every stage).
 
 
 def test_learning_rates_drop_tenfold_per_epoch_and_config_is_written(tmp_path, monkeypatch):
@@ -407,3 +359,45 @@ def test_full_stage_with_the_pretrained_identity_network_needs_no_extractor_stag
     without = run_train(tmp_path, "--stage=full", "--config=tiny", "--init_from=none", "--restart",
                         f"--workdir={tmp_path / 'other'}")
     assert_one_line_error(without, "--identity_network=face_api")
+
+
+def test_the_extractor_quality_check_embeds_a_bounded_sample_of_the_whole_split():
+    from c2fdan_tf.training.extractor_stage import _embeddings_and_labels
+
+    faces, labels = render_synthetic_split(0, "train", 6, 8)  # 48 faces, identities in order
+    source = InMemoryFaces(faces, labels)
+    seen = []
+
+    def first_pixels(images):  # stands for the extractor: an embedding that names its face
+        seen.append(len(images))
+        return images.reshape(len(images), -1)[:, :6].astype(np.float32)
+
+    embeddings, sample_labels = _embeddings_and_labels(first_pixels, source, limit=12)
+    assert embeddings.shape == (12, 6) and sum(seen) == 12  # only the sample is read and embedded
+    rows = {tuple(face.reshape(-1)[:6]): label for face, label in zip(faces, labels)}
+    assert len({tuple(e) for e in embeddings}) == 12  # 12 distinct faces
+    assert all(rows[tuple(e.astype(np.uint8))] == label for e, label in zip(embeddings, sample_labels))
+    assert len(set(sample_labels.tolist())) >= 4  # drawn from the whole split, not its first 12 faces (2 identities)
+    everything, _ = _embeddings_and_labels(first_pixels, source, limit=100)
+    assert len(everything) == 48
+
+
+def test_train_command_on_unaligned_faces_refuses_then_warns_with_the_count(tmp_path):
+    """Unaligned faces (here 150x150) are refused in one line naming the count, and with
+    --allow_unaligned trained on with the project's warnings printed (no --verbose)."""
+    from PIL import Image
+
+    faces = tmp_path / "faces"
+    rng = np.random.default_rng(0)
+    for person in ("p1", "p2"):
+        (faces / person).mkdir(parents=True)
+        for k in range(8):
+            Image.fromarray(rng.integers(0, 256, (150, 150, 3), dtype=np.uint8)).save(faces / person / f"{k}.png")
+    (faces / "p2" / "7.png").write_bytes((faces / "p2" / "6.png").read_bytes()[:300])  # truncated
+    args = ("--stage=coarse", "--config=tiny", f"--data={faces}", "--epochs=1", "--steps_per_epoch=1")
+    assert_one_line_error(run_train(tmp_path, *args), "16 of 16 sampled images", "not 112x112", "--allow_unaligned")
+    result = run_train(tmp_path, *args, "--allow_unaligned")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "16 of 16 sampled images" in result.stderr and "centre-cropped and resized" in result.stderr
+    assert "was resized" in result.stderr  # the reader's own warning
+    assert "Skipping unreadable image" in result.stderr and "7.png" in result.stderr

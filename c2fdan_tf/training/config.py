@@ -51,6 +51,8 @@ class DataConfig:
     # Stage extractor_occ (ResNet-50-occ): the share of its training faces occluded by the
     # training occlusion synthesis (not given in the paper; half keeps clean faces well recognized).
     occlusion_augmentation: float = 0.5
+    # A folder whose images are mostly not 112x112 (unaligned) is refused unless this is set.
+    allow_unaligned: bool = False
     seed: int = 0
 
 
@@ -260,6 +262,7 @@ FLAG_FIELDS = {
     "identity_network": "model.identity_network",
     "bvmr_width": "model.bvmr_width",
     "occlusion_augmentation": "data.occlusion_augmentation",
+    "allow_unaligned": "data.allow_unaligned",
     "strategy": "runtime.strategy",
     "precision": "runtime.precision",
     "jit_compile": "runtime.jit_compile",

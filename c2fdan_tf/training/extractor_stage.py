@@ -9,11 +9,11 @@ import numpy as np
 
 from c2fdan_tf.data.face_sources import HeldOutSplit
 from c2fdan_tf.data.occlusion import OcclusionSynthesizer
-from c2fdan_tf.data.pipelines import identity_dataset
+from c2fdan_tf.data.pipelines import identity_dataset, shuffled_faces
 from c2fdan_tf.evaluation import recognition
 from c2fdan_tf.models.checkpoints import load_extractor
 from c2fdan_tf.training.callbacks import stage_callbacks
-from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
+from c2fdan_tf.training.fit_loop import fit_stage, trained_state
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import StageError, open_split, steps_per_epoch
 from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX, stage_checkpoint
@@ -44,9 +44,10 @@ def train_extractor(config, directory, runtime, verbose, extra_callbacks=(), sta
     train = HeldOutSplit(source, data.holdout_every, validation=False)
     held_out = HeldOutSplit(source, data.holdout_every, validation=True)
     steps = steps_per_epoch(schedule, train)
-    # A resumed run reseeds the shuffle by the batches already trained (no replay of the first ones).
-    resumed = batches_done(runtime, directory.backup, steps)
-    train_data = identity_dataset(train, schedule.batch_size, seed=data.seed + resumed, **occlusion)
+
+    def train_data(start_batch):  # a resumed run goes on with the face order and augmentations
+        return identity_dataset(train, schedule.batch_size, seed=data.seed, start_batch=start_batch, **occlusion)
+
     val_data = identity_dataset(held_out, schedule.batch_size, augment=False, repeat=False, shuffle_buffer=0)
     with runtime.strategy.scope():
         extractor = build_network("extractor", config.model, source.num_identities)
@@ -84,26 +85,34 @@ def _start_from(extractor, path):
     extractor.set_weights(trained.get_weights())
 
 
-def _faces_and_labels(source):
-    faces, labels = [], []
-    for element in source.dataset():
-        faces.append(element["image"].numpy())
-        labels.append(int(element["label"]))
-    return np.stack(faces), np.array(labels)
+# The end-of-stage quality check measures on at most this many images of each split (a sample
+# drawn from the whole split), embedded batch by batch: its memory and time stay bounded on
+# VGGFace2's 3.1 M faces, where stacking the training split took ~100 GB.
+QUALITY_SAMPLE = 20_000
 
 
-def extractor_quality(config, extractor, train, held_out):
+def _embeddings_and_labels(embedder, source, limit=QUALITY_SAMPLE, seed=0):
+    """(L2-normalised embeddings, labels) of at most `limit` faces of `source`: a seeded sample
+    of a random-access source larger than that, else its first `limit` faces."""
+    faces = shuffled_faces(source, seed, repeat=False) if len(source) > limit else source.dataset()
+    embeddings, labels = [], []
+    for batch in faces.take(limit).batch(256):
+        embeddings.append(embedder(batch["image"].numpy()))
+        labels.append(batch["label"].numpy())
+    return np.concatenate(embeddings), np.concatenate(labels)
+
+
+def extractor_quality(config, extractor, train, held_out, limit=QUALITY_SAMPLE):
     """Rank-1 identification of held-out images against the training images, and
-    10-fold verification accuracy on identities never seen in training."""
-    gallery, gallery_labels = _faces_and_labels(train)
-    queries, query_labels = _faces_and_labels(held_out)
-    rank1 = recognition.rank1_identification(
-        recognition.embed(extractor, queries), query_labels, recognition.embed(extractor, gallery), gallery_labels
-    )
+    10-fold verification accuracy on identities never seen in training (each on at most
+    `limit` images)."""
+    embedder = recognition.Embedder(extractor)
+    gallery, gallery_labels = _embeddings_and_labels(embedder, train, limit)
+    queries, query_labels = _embeddings_and_labels(embedder, held_out, limit)
+    rank1 = recognition.rank1_identification(queries, query_labels, gallery, gallery_labels)
     summary = {"rank1_identification_held_out_images": rank1}
     if config.data.source == "synth":
-        unseen, unseen_labels = _faces_and_labels(open_split(config.data, "eval"))
-        embeddings = recognition.embed(extractor, unseen)
+        embeddings, unseen_labels = _embeddings_and_labels(embedder, open_split(config.data, "eval"), limit)
         i, j, same = recognition.balanced_pairs(unseen_labels, 6000, seed=config.data.seed)
         similarities = np.sum(embeddings[i] * embeddings[j], axis=1)
         summary["verification_accuracy_unseen_identities"] = recognition.ten_fold_verification(similarities, same)[0]

@@ -1,15 +1,21 @@
-"""How a stage's training model is trained: Keras' `fit` in one process, and under
-`--strategy=multi_worker`, where Keras 3's `fit` fails (keras-team/keras#20585), a loop of
-our own around the *same* `train_step` and `test_step`, with the same callbacks and logs.
+"""How a stage's training model is trained: a loop of our own around the model's
+`train_step` and `test_step`, with Keras callbacks, logs and progress bar, that resumes an
+interrupted run at the exact step of its newest backup -- in one process as across workers.
 
-The loop (`fit_across_workers`) runs the step through `strategy.run` inside a `tf.function`
-on batches from `strategy.experimental_distribute_dataset`: every global batch is split
-between the workers (auto-shard policy DATA: the batches are numbered by the seed, so worker
-i takes the i-th slice of every global batch and the workers together see exactly the
-batches of a one-process run). The step's losses are already means over the global batch
-(`tf.nn.compute_average_loss`) and the optimizers all-reduce the gradients. Each epoch's
-logs are the metrics over all workers. Every worker keeps a backup of its own
-(`WorkerBackup`) and resumes from the newest step all workers have.
+Keras' `fit` resumes a `BackupAndRestore` backup at the start of its last epoch (it replays
+the epoch's finished steps: on a real dataset an epoch is one pass, hundreds of thousands of
+steps), and Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+The loop (`fit_resumable`) runs the step through `strategy.run` inside a `tf.function`
+on batches from `strategy.experimental_distribute_dataset` (the default strategy in one
+process, `MirroredStrategy` on several local devices, `MultiWorkerMirroredStrategy` across
+machines). Across workers every global batch is split between them (auto-shard policy DATA:
+the batches are numbered by the seed, so worker i takes the i-th slice of every global batch
+and the workers together see exactly the batches of a one-process run). The step's losses
+are already means over the global batch (`tf.nn.compute_average_loss`) and the optimizers
+all-reduce the gradients. Each epoch's logs are the metrics over all workers. Every process
+keeps a backup of its own (`StepBackup`: weights, every optimizer's state, step) and resumes
+from the newest step all have: the step count, the learning-rate schedules, the epoch
+boundaries and the data stream (`train_data(start_batch)`) go on as if uninterrupted.
 """
 
 import hashlib
@@ -26,37 +32,21 @@ import tensorflow as tf
 def fit_stage(model, runtime, backup_folder, train_data, *, epochs, steps_per_epoch, validation_data, callbacks,
               verbose):
     """Trains the compiled, built `model` (in `runtime.strategy`'s scope, a `runtime.Runtime`);
-    returns the history dict {log name: one value per epoch}. Resumes from `backup_folder`."""
-    if runtime.role.multi_worker:
-        return fit_across_workers(model, runtime.strategy, WorkerBackup(backup_folder), train_data, epochs=epochs,
-                                  steps_per_epoch=steps_per_epoch, validation_data=validation_data,
-                                  callbacks=callbacks if runtime.role.is_chief else [], verbose=verbose,
-                                  backup_every_steps=runtime.backup_every_steps, jit_compile=runtime.jit_compile)
-    backup = keras.callbacks.BackupAndRestore(str(backup_folder), save_freq=runtime.backup_every_steps or "epoch",
-                                              delete_checkpoint=True)
-    history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=validation_data,
-                        callbacks=[backup, *callbacks, keras.callbacks.TerminateOnNaN()], verbose=verbose,
-                        shuffle=False)
-    return history.history
+    returns the history dict {log name: one value per epoch}. `train_data(start_batch)` gives
+    the training batches from batch `start_batch` on; resumes from `backup_folder`."""
+    backup = StepBackup(backup_folder)
+    backup.adopt_keras_backup(steps_per_epoch)
+    return fit_resumable(model, runtime.strategy, backup, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                         validation_data=validation_data, callbacks=callbacks if runtime.role.is_chief else [],
+                         verbose=verbose, backup_every_steps=runtime.backup_every_steps,
+                         jit_compile=runtime.jit_compile, multi_worker=runtime.role.multi_worker)
 
 
-def batches_done(runtime, backup_folder, steps_per_epoch):
-    """Training batches an interrupted run already consumed (0 for a fresh one): the data
-    stream of a resumed run starts there. `fit` resumes at the start of its last epoch."""
-    if runtime.role.multi_worker:
-        return WorkerBackup(backup_folder).progress()["step"]
-    try:
-        epoch = json.loads((Path(backup_folder) / "training_metadata.json").read_text())["epoch"]
-        return int(epoch) * steps_per_epoch
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
-class WorkerBackup:
-    """One worker's backup: the training model's weights with every optimizer's state as
+class StepBackup:
+    """One process's backup: the training model's weights with every optimizer's state as
     `step-<N>.weights.h5`, and `progress.json` naming the newest (written last, atomically);
-    the two newest are kept, so a worker killed while writing still shares a step with its
-    peers."""
+    the two newest are kept, so a process killed while writing still has a whole one (and a
+    worker still shares a step with its peers)."""
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -76,16 +66,37 @@ class WorkerBackup:
     def save(self, model, step, epoch, batch):
         self.folder.mkdir(parents=True, exist_ok=True)
         model.save_weights(self._path(step), overwrite=True)
+        self.save_progress(step, epoch, batch)
+        for old in self.steps()[:-2]:
+            self._path(old).unlink()
+
+    def adopt_keras_backup(self, steps_per_epoch):
+        """Takes over a backup of Keras' `BackupAndRestore` (what one-process runs of earlier
+        releases wrote: `latest.weights.h5` at the end of epoch `epoch`), so that an
+        interrupted run of an earlier release resumes too."""
+        weights, metadata = self.folder / "latest.weights.h5", self.folder / "training_metadata.json"
+        if (self.folder / "progress.json").exists() or not (weights.exists() and metadata.exists()):
+            return
+        try:
+            epoch = int(json.loads(metadata.read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if epoch > 0:
+            os.replace(weights, self._path(epoch * steps_per_epoch))
+            self.save_progress(epoch * steps_per_epoch, epoch, 0)
+        metadata.unlink()
+
+    def save_progress(self, step, epoch, batch):
         progress = self.folder / "progress.json"
         progress.with_suffix(".tmp").write_text(json.dumps({"step": step, "epoch": epoch, "batch": batch}))
         os.replace(progress.with_suffix(".tmp"), progress)
-        for old in self.steps()[:-2]:
-            self._path(old).unlink()
 
     def has(self, step):
         return self._path(step).exists()
 
     def restore(self, model, step):
+        if model.optimizer is not None and not model.optimizer.built:  # else its state is skipped
+            model.optimizer.build(model.trainable_variables)
         model.load_weights(self._path(step))
 
     def remove(self):
@@ -114,10 +125,24 @@ def weights_sha256(variables):
     return digest.hexdigest()
 
 
+def optimizers_of(model):
+    """{attribute name: optimizer} of a compiled training model (`optimizer`, and a GAN's
+    others, such as C2FDAN's pretrained and discriminator optimizers)."""
+    found = {"optimizer": model.optimizer}
+    for name, value in vars(model).items():
+        if isinstance(value, keras.optimizers.Optimizer) and all(value is not o for o in found.values()):
+            found[name] = value
+    return found
+
+
 def trained_state(model, network):
     """What a stage's done.json records of its training: the trained network's weights'
-    SHA-256 and the optimizer's step count (both continue across a resumed run)."""
-    return {"weights_sha256": weights_sha256(network.weights), "optimizer_iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
+    SHA-256, the optimizer's step count and every optimizer's learning rate at the end (all
+    continue across a resumed run)."""
+    return {"weights_sha256": weights_sha256(network.weights),
+            "optimizer_iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+            "learning_rates": {name: float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                               for name, optimizer in optimizers_of(model).items()}}
 
 
 def _agree_on_start(model, strategy, backup):
@@ -132,19 +157,21 @@ def _agree_on_start(model, strategy, backup):
     return step
 
 
-def fit_across_workers(model, strategy, backup, train_data, *, epochs, steps_per_epoch, validation_data, callbacks,
-                       verbose=1, backup_every_steps=0, jit_compile=False):
-    """The `fit` of one worker of `strategy` (see the module docstring); `callbacks` are
-    Keras callbacks (give them to the chief only). `train_data` repeats and starts at the
-    batch `batches_done` returned; returns the history dict."""
-    global_batch = tf.nest.flatten(train_data.element_spec)[0].shape[0]
+def fit_resumable(model, strategy, backup, train_data, *, epochs, steps_per_epoch, validation_data, callbacks,
+                  verbose=1, backup_every_steps=0, jit_compile=False, multi_worker=False):
+    """The `fit` of one process of `strategy` (see the module docstring); `callbacks` are
+    Keras callbacks (across workers, give them to the chief only). `train_data(start_batch)`
+    repeats and starts at that batch (a dataset instead: it is used as it is, for a fresh run);
+    returns the history dict."""
+    make_train_data = train_data if callable(train_data) else lambda start: train_data
+    global_batch = tf.nest.flatten(make_train_data(0).element_spec)[0].shape[0]
     replicas = strategy.num_replicas_in_sync
     if global_batch is not None and global_batch % replicas:
         raise ValueError(f"The batch size {global_batch} does not split evenly among {replicas} replicas; "
                          f"pass a --batch_size that is a multiple of {replicas}.")
-    loop = _WorkerLoop(model, strategy, backup, train_data, validation_data, jit_compile)
+    loop = _TrainingLoop(model, strategy, backup, validation_data, jit_compile, multi_worker)
     try:
-        return loop.run(epochs, steps_per_epoch, callbacks, verbose, backup_every_steps)
+        return loop.run(make_train_data, epochs, steps_per_epoch, callbacks, verbose, backup_every_steps)
     except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
             tf.errors.DeadlineExceededError) as error:
         raise WorkerLost(f"another worker stopped during training ({_reason(error)}); run every worker's command "
@@ -160,17 +187,16 @@ def _reason(error):
     return found[-1] if found else (lines[0] if lines else type(error).__name__)
 
 
-class _WorkerLoop:
-    """The traced functions every worker runs in step with the others."""
+class _TrainingLoop:
+    """The traced functions every process runs (across workers, in step with the others)."""
 
-    def __init__(self, model, strategy, backup, train_data, validation_data, jit_compile):
-        self.model, self.strategy, self.backup = model, strategy, backup
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        self.batches = iter(strategy.experimental_distribute_dataset(train_data.with_options(options)))
+    def __init__(self, model, strategy, backup, validation_data, jit_compile, multi_worker):
+        self.model, self.strategy, self.backup, self.multi_worker = model, strategy, backup, multi_worker
+        self.options = tf.data.Options()
+        self.options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         self.validation = None
         if validation_data is not None:
-            self.validation = strategy.experimental_distribute_dataset(validation_data.with_options(options))
+            self.validation = strategy.experimental_distribute_dataset(validation_data.with_options(self.options))
         self.train_step = tf.function(model.train_step, jit_compile=True) if jit_compile else model.train_step
         self.statistics = [v for v in model.non_trainable_variables if v.dtype.startswith("float")]
 
@@ -199,11 +225,15 @@ class _WorkerLoop:
     def _epoch_logs(self):
         return {name: float(value) for name, value in self.global_metrics().items()}
 
-    def run(self, epochs, steps_per_epoch, callbacks, verbose, backup_every_steps):
+    def run(self, make_train_data, epochs, steps_per_epoch, callbacks, verbose, backup_every_steps):
         model, backup = self.model, self.backup
         step = _agree_on_start(model, self.strategy, backup)
         if step:
             print(f"resuming from the backup of step {step} of {epochs * steps_per_epoch} ({backup.folder})")
+        batches = iter(self.strategy.experimental_distribute_dataset(make_train_data(step).with_options(self.options)))
+        if not self.multi_worker:  # across workers, the epoch-end check below stops all of them together
+            callbacks = [*callbacks, keras.callbacks.TerminateOnNaN()]
+        model.stop_training = False
         history = keras.callbacks.History()
         callbacks = keras.callbacks.CallbackList([*callbacks, history], add_progbar=verbose != 0 and bool(callbacks),
                                                  model=model, verbose=verbose, epochs=epochs, steps=steps_per_epoch)
@@ -214,9 +244,11 @@ class _WorkerLoop:
             callbacks.on_epoch_begin(epoch)
             for batch in range(step - epoch * steps_per_epoch, steps_per_epoch):
                 callbacks.on_train_batch_begin(batch)
-                batch_logs = self.train_function(self.batches)
+                batch_logs = self.train_function(batches)
                 step += 1
                 callbacks.on_train_batch_end(batch, {name: float(value) for name, value in batch_logs.items()})
+                if model.stop_training:
+                    break
                 if backup_every_steps and step % backup_every_steps == 0 and batch + 1 < steps_per_epoch:
                     backup.save(model, step, epoch, batch + 1)
             logs = self._epoch_logs()
@@ -228,11 +260,14 @@ class _WorkerLoop:
                     self.test_function(batch)
                 logs.update({f"val_{name}": value for name, value in self._epoch_logs().items()})
             callbacks.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break  # TerminateOnNaN or a user's callback (one process only); the backup stays
             backup.save(model, step, epoch + 1, 0)
             if not all(math.isfinite(value) for value in logs.values()):
                 break  # every worker sees the same global logs, so all stop here (as TerminateOnNaN)
         callbacks.on_train_end(logs)
-        if len(set(_gather(self.strategy, int(weights_sha256(model.weights)[:15], 16)))) != 1:
+        if self.multi_worker and len(set(_gather(self.strategy, int(weights_sha256(model.weights)[:15], 16)))) != 1:
             raise ValueError(f"The workers finished with different weights; the backup in {backup.folder} is kept.")
-        backup.remove()
+        if not model.stop_training:
+            backup.remove()
         return history.history

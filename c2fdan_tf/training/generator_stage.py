@@ -6,7 +6,7 @@ import keras
 from c2fdan_tf.training.c2fdan import C2FDAN
 from c2fdan_tf.training.callbacks import GENERATOR_COLUMNS, CompletionSamples, stage_callbacks
 from c2fdan_tf.training.extractor_stage import check_finite
-from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
+from c2fdan_tf.training.fit_loop import fit_stage, trained_state
 from c2fdan_tf.training.networks import stage_networks
 from c2fdan_tf.training.stage import GeneratorStage
 from c2fdan_tf.training.stage_data import StageError, occluded_batches
@@ -49,8 +49,7 @@ def train_generator(config, stage_name, directory, runtime, init_from, extractor
     """Trains stage `stage_name` into `directory` (a StageDirectory); returns (history, summary)."""
     stage = GeneratorStage(stage_name, config.losses_of(stage_name))
     schedule = config.schedule_of(stage_name)
-    train_data, val_data, sample_batch, steps = occluded_batches(
-        config.data, schedule, lambda steps: batches_done(runtime, directory.backup, steps))
+    train_data, val_data, sample_batch, steps = occluded_batches(config.data, schedule)
     coarse_checkpoint, extractor_checkpoint = _inputs(stage, directory.workdir, init_from, extractor_path,
                                                         config.model.identity_network)
 

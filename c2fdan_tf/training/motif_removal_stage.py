@@ -6,7 +6,7 @@ import keras
 
 from c2fdan_tf.training.callbacks import CompletionSamples, stage_callbacks
 from c2fdan_tf.training.extractor_stage import check_finite
-from c2fdan_tf.training.fit_loop import batches_done, fit_stage, trained_state
+from c2fdan_tf.training.fit_loop import fit_stage, trained_state
 from c2fdan_tf.training.motif_removal import MotifRemovalTraining
 from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.stage_data import occluded_batches
@@ -16,8 +16,7 @@ from c2fdan_tf.training.workdir import CHECKPOINT_PREFIX
 def train_motif_removal(config, directory, runtime, verbose, extra_callbacks=()):
     """Trains into `directory` (a StageDirectory); returns (history, summary)."""
     schedule = config.schedule_of("bvmr")
-    train_data, val_data, sample_batch, steps = occluded_batches(
-        config.data, schedule, lambda steps: batches_done(runtime, directory.backup, steps))
+    train_data, val_data, sample_batch, steps = occluded_batches(config.data, schedule)
     with runtime.strategy.scope():
         network = build_network("bvmr", config.model)
         model = MotifRemovalTraining(network)

@@ -11,7 +11,7 @@ class StageError(ValueError):
 
 def open_split(data, split):
     """The "train" or "eval" faces of `data.source` (synthetic identities are rendered)."""
-    options = {}
+    options = {"allow_unaligned": data.allow_unaligned}
     if data.source == "synth":
         options = {
             "num_identities": data.synth_eval_identities if split == "eval" else data.synth_identities,
@@ -44,15 +44,18 @@ def steps_per_epoch(schedule, source):
     return steps
 
 
-def occluded_batches(data, schedule, batches_done=lambda steps_per_epoch: 0):
-    """(training batches, the fixed validation batches, one validation batch for sample
-    grids, steps per epoch) of occluded faces for the stages that learn to complete them.
-    A resumed run continues the occlusion numbering after `batches_done(steps per epoch)`."""
+def occluded_batches(data, schedule):
+    """(training batches from a start batch on -- a function of it, the fixed validation
+    batches, one validation batch for sample grids, steps per epoch) of occluded faces for the
+    stages that learn to complete them. A resumed run continues the face order and the
+    occlusion numbering at its start batch."""
     train_source, val_source = training_and_validation(data)
     steps = steps_per_epoch(schedule, train_source)
     synthesizer = OcclusionSynthesizer()
-    train_data = training_dataset(train_source, synthesizer, schedule.batch_size, data.seed,
-                                  start_batch=batches_done(steps))
+
+    def train_data(start_batch):
+        return training_dataset(train_source, synthesizer, schedule.batch_size, data.seed, start_batch=start_batch)
+
     # A fixed validation set: one shuffle (mixing identities), the same every epoch.
     val_data = training_dataset(
         val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
