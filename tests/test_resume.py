@@ -102,3 +102,28 @@ def test_a_killed_run_resumes_at_the_step_of_its_backup(tmp_path, stage):
     # The resumed epoch's one progress line counts its real steps (batches 3..6 of 6).
     assert f"{STEPS}/{STEPS}" in result.stdout
     assert not (resumed / stage / "backup").exists()  # removed once the stage finished
+
+
+def test_a_backup_of_keras_backup_and_restore_is_taken_over(tmp_path):
+    """What an interrupted one-process run of an earlier release left (Keras' BackupAndRestore
+    after one whole epoch of 3 steps) resumes at step 3 with its weights and optimizer state."""
+    from c2fdan_tf.training.fit_loop import StepBackup
+
+    def model():
+        keras.utils.set_random_seed(0)
+        built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        built.compile(keras.optimizers.Adam(0.1), "mse")
+        return built
+
+    trained = model()
+    data = (np.ones((6, 3), np.float32), np.zeros((6, 2), np.float32))
+    trained.fit(*data, batch_size=2, epochs=1, verbose=0,
+                callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)])
+    backup = StepBackup(tmp_path / "backup")
+    backup.adopt_keras_backup(steps_per_epoch=3)
+    assert backup.progress() == {"step": 3, "epoch": 1, "batch": 0} and backup.steps() == [3]
+    restored = model()
+    backup.restore(restored, 3)
+    for a, b in zip(restored.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(restored.optimizer.iterations.numpy()) == 3

@@ -72,18 +72,20 @@ class StepBackup:
 
     def adopt_keras_backup(self, steps_per_epoch):
         """Takes over a backup of Keras' `BackupAndRestore` (what one-process runs of earlier
-        releases wrote: `latest.weights.h5` at the end of epoch `epoch`), so that an
-        interrupted run of an earlier release resumes too."""
+        releases wrote: `latest.weights.h5` after `epoch` whole epochs and, saved mid-epoch,
+        the index `batch` of the epoch's last batch), so that such an interrupted run resumes too."""
         weights, metadata = self.folder / "latest.weights.h5", self.folder / "training_metadata.json"
         if (self.folder / "progress.json").exists() or not (weights.exists() and metadata.exists()):
             return
         try:
-            epoch = int(json.loads(metadata.read_text())["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
+            saved = json.loads(metadata.read_text())
+            epoch, batch = int(saved["epoch"]), int(saved.get("batch", 0))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return
-        if epoch > 0:
-            os.replace(weights, self._path(epoch * steps_per_epoch))
-            self.save_progress(epoch * steps_per_epoch, epoch, 0)
+        step = epoch * steps_per_epoch + (batch + 1 if batch else 0)
+        if step > 0:
+            os.replace(weights, self._path(step))
+            self.save_progress(step, epoch, step - epoch * steps_per_epoch)
         metadata.unlink()
 
     def save_progress(self, step, epoch, batch):
