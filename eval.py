@@ -85,6 +85,7 @@ def open_benchmark():
         if not (_LFW_ROOT.value and _LFW_PAIRS.value):
             raise ValueError("LFW needs both --lfw_root and --lfw_pairs.")
         benchmark.pairs = benchmark_data.lfw_pairs(_LFW_ROOT.value, _LFW_PAIRS.value)
+        benchmark.name += f"; verification: LFW {_LFW_ROOT.value} ({_LFW_PAIRS.value})"  # the report's title
     return benchmark
 
 
@@ -97,8 +98,9 @@ def check_protocol_inputs(benchmark, protocols):
             "of other people), lower --gallery_identities, or leave it out with "
             "--protocol=reconstruction,verification.")
     if "verification" in protocols and benchmark.pairs is None:
-        raise ValueError("verification needs pairs: set --verification_pairs above 0, or leave it out with "
-                         "--protocol=reconstruction,identification.")
+        drawn = "" if _MEGAFACE_OCCLUDED.value else ", set --verification_pairs above 0"
+        raise ValueError(f"verification needs pairs: pass --lfw_root=DIR --lfw_pairs=pairs.txt{drawn}, or leave it out "
+                         "with --protocol=reconstruction,identification.")
 
 
 # method -> (its flag, the stage that trains its network)

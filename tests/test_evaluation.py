@@ -196,7 +196,9 @@ def face(value):
     return np.full((112, 112, 3), value, np.uint8)
 
 
-def test_megaface_layout_reader(tmp_path):
+def write_megaface_layout(tmp_path):
+    """The authors' occluded FaceScrub layout: 2 identities x 2 clean images, two conditions
+    of one occluded image each, 5 distractors; returns (clean, occluded, distractors)."""
     clean, occluded, distractors = tmp_path / "clean", tmp_path / "occluded", tmp_path / "distractors"
     for identity in ("alice", "bob"):
         (clean / identity).mkdir(parents=True)
@@ -215,6 +217,11 @@ def test_megaface_layout_reader(tmp_path):
     distractors.mkdir()
     for k in range(5):
         Image.fromarray(face(k)).save(distractors / f"d{k}.png")
+    return clean, occluded, distractors
+
+
+def test_megaface_layout_reader(tmp_path):
+    clean, occluded, distractors = write_megaface_layout(tmp_path)
     benchmark = megaface_occluded_benchmark(occluded, clean, distractors)
     assert len(benchmark.gallery) == 4 and sorted(set(benchmark.labels)) == [0, 1]
     assert [o.condition.name for o in benchmark.occluded] == ["rectangle/eyes/0.05", "text/mouth/0.3"]
@@ -223,6 +230,10 @@ def test_megaface_layout_reader(tmp_path):
     assert first.mask.shape == (2, 112, 112, 1) and first.mask.sum() == 2 * 20 * 40
     assert benchmark.distractor_count == 5
     assert sum(len(c) for c in benchmark.distractor_chunks(2)) == 5
+    assert str(clean) in benchmark.name and str(distractors) in benchmark.name  # the report names its data
+    # A clean folder that matches none of the occluded images: an error, not an empty report.
+    with pytest.raises(ValueError, match="has a clean counterpart in .*check --megaface_clean"):
+        megaface_occluded_benchmark(occluded, distractors, distractors)
     # Without masks: a one-line error naming the folder.
     import shutil
 
@@ -341,6 +352,12 @@ def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):
         "no mask/")
     assert_one_line_error(run_eval(tmp_path, f"--checkpoint={generator}", f"--out={tmp_path}"),
                           "--extractor is needed")
+    # MegaFace has no verification pairs of its own: the hint names the LFW flags.
+    clean, occluded, distractors = write_megaface_layout(tmp_path / "megaface")
+    assert_one_line_error(
+        run_eval(tmp_path, f"--checkpoint={generator}", f"--extractor={extractor}", f"--out={tmp_path}",
+                 f"--megaface_occluded={occluded}", f"--megaface_clean={clean}", f"--megaface_distractors={distractors}"),
+        "verification needs pairs", "--lfw_root", "--lfw_pairs")
 
 
 def write_identity_folder(root, identities, per_identity, seed=0):

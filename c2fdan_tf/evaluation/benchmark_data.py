@@ -238,10 +238,14 @@ def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_
             condition = Condition(_FORM_NAMES[form], _parse_size(size_dir.name), position)
             occluded.append(OccludedGallery(condition, np.stack(images).astype(np.float32) / 255.0,
                                             np.stack(masks), np.array(rows)))
+    if not occluded:  # a wrong --megaface_clean matches nothing: an empty report otherwise
+        raise ValueError(f"No occluded image under {occluded_root} has a clean counterpart in {clean_root} "
+                         "(matched by <identity>/<file name> without extension): check --megaface_clean.")
     chunks, count = _distractor_folder(distractors_dir)
     if max_distractors:
         count = min(count, max_distractors)
-    return Benchmark(f"megaface:{occluded_root}", gallery, clean.labels, occluded, count, chunks)
+    return Benchmark(f"megaface:{occluded_root} (clean: {clean_root}, distractors: {distractors_dir})", gallery,
+                     clean.labels, occluded, count, chunks)
 
 
 def _matching_file(folder, stem):
