@@ -228,6 +228,11 @@ def test_megaface_layout_reader(tmp_path):
     first = benchmark.occluded[0]
     np.testing.assert_array_equal(first.index, [1, 3])  # alice/1 and bob/1
     assert first.mask.shape == (2, 112, 112, 1) and first.mask.sum() == 2 * 20 * 40
+    assert first.occluded.dtype == first.mask.dtype == np.uint8  # as read: a quarter of float32's memory
+    as_float = first.as_float()
+    assert as_float.occluded.dtype == as_float.mask.dtype == np.float32
+    np.testing.assert_array_equal(as_float.occluded * 255.0, first.occluded.astype(np.float32))
+    np.testing.assert_array_equal(as_float.mask, first.mask)
     assert benchmark.distractor_count == 5
     assert sum(len(c) for c in benchmark.distractor_chunks(2)) == 5
     assert str(clean) in benchmark.name and str(distractors) in benchmark.name  # the report names its data

@@ -94,7 +94,8 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
                                                                                     known)))
 
     conditions = tqdm(benchmark.occluded, desc="conditions", unit="condition", disable=bars_disabled(progress))
-    for occluded in conditions:
+    for stored in conditions:
+        occluded = stored.as_float()
         name = occluded.condition.name
         truth = gallery[occluded.index]
         outputs, masks = method_outputs(runner, occluded.occluded, occluded.mask, truth, occluded_methods, networks)
