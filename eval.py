@@ -46,6 +46,9 @@ _DATA = flags.DEFINE_string("data", "synth", "synth (held-out synthetic identiti
 _PROTOCOL = flags.DEFINE_list("protocol", ["reconstruction", "identification", "verification"], "Protocols to run.")
 _OUT = flags.DEFINE_string("out", None, "Output folder.")
 _MAX_DISTRACTORS = flags.DEFINE_integer("max_distractors", None, "Use at most this many distractors.")
+_DISTRACTOR_CACHE = flags.DEFINE_string(
+    "distractor_cache", "default", "Folder of the distractors' embeddings, kept per recognizer and distractor "
+    "list and reused by later methods, rows and runs (default: $C2FDAN_CACHE/distractor_embeddings; none: off).")
 _METHODS = flags.DEFINE_list("methods", None, "Subset of the compared methods (default: all).")
 _GALLERY_IDS = flags.DEFINE_integer("gallery_identities", 40, "Gallery identities (synth / folder).")
 _IMAGES_PER_ID = flags.DEFINE_integer("images_per_identity", 6, "Synth: images per gallery identity.")
@@ -213,9 +216,10 @@ def main(argv):
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):
             # The baselines do not depend on the checkpoint: evaluate them once.
             run_methods = methods if i == 0 else needing_generator(methods)
+            cache = {"default": "default", "none": None}.get(_DISTRACTOR_CACHE.value, _DISTRACTOR_CACHE.value)
             report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
                               landmarker=landmarker, coarse_stage1=coarse_stage1, bvmr=bvmr,
-                              occlusion_robust_extractor=extractor_occ)
+                              occlusion_robust_extractor=extractor_occ, distractor_cache=cache)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},

@@ -499,3 +499,80 @@ def test_a_second_recognizer_in_the_same_pass_equals_its_own_evaluation():
     assert both["identification"] == evaluate(generator, first, benchmark, methods=methods,
                                               progress=False)["identification"]
     assert both["identification"] != alone["identification"]
+
+
+def test_distractor_embeddings_are_computed_once_per_recognizer_and_list(tmp_path):
+    from c2fdan_tf.evaluation.distractor_cache import cache_key, cached_embeddings, list_digest
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((10, 4)).astype(np.float32)
+    calls = []
+
+    def compute(chunk=3):  # stands for embedding the distractor images, chunk by chunk
+        for start in range(0, len(table), chunk):
+            calls.append(start)
+            yield table[start : start + chunk]
+
+    key = cache_key("recognizer-a", "list-1")
+    first = np.concatenate(list(cached_embeddings(tmp_path, key, 10, compute)))
+    np.testing.assert_array_equal(first, table)
+    assert len(calls) == 4 and sorted(p.name for p in tmp_path.iterdir()) == [f"{key}.f32", f"{key}.json"]
+    calls.clear()
+    again = np.concatenate(list(cached_embeddings(tmp_path, key, 7, compute)))  # fewer rows: read, not computed
+    np.testing.assert_array_equal(again, table[:7])
+    assert calls == []
+    # Another recognizer (or list) has another key: computed again.
+    assert cache_key("recognizer-b", "list-1") != key != cache_key("recognizer-a", "list-2")
+    # A reader that stops at the last row it needs (stream_top_k does) still leaves a whole entry.
+    other = cache_key("recognizer-a", "list-3")
+    for chunk in cached_embeddings(tmp_path, other, 6, compute):
+        if len(chunk) == 3 and np.array_equal(chunk, table[3:6]):
+            break
+    np.testing.assert_array_equal(np.concatenate(list(cached_embeddings(tmp_path, other, 6, compute))), table[:6])
+    # An interrupted computation leaves no entry and no partial file.
+    broken = cache_key("recognizer-a", "list-4")
+
+    def failing():
+        yield table[:3]
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        list(cached_embeddings(tmp_path, broken, 10, failing))
+    assert not any(p.name.startswith(broken) for p in tmp_path.iterdir())
+    # A folder's list digest changes with a file's size or name.
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"12")
+    before = list_digest(folder, [folder / "a.png"])
+    (folder / "a.png").write_bytes(b"123")
+    assert list_digest(folder, [folder / "a.png"]) != before
+
+
+def test_identification_reads_the_distractors_once_for_a_recognizer(tmp_path):
+    from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
+    from c2fdan_tf.evaluation.runner import evaluate
+    from c2fdan_tf.models import FaceFeatureExtractor
+
+    keras.utils.set_random_seed(5)
+    recognizer, retrained = (FaceFeatureExtractor(10, "resnet_v2_small", width=4) for _ in range(2))
+    benchmark = synthetic_benchmark(0, 3, 2, 20, 0, occlusion_seed=0)
+    original, reads = benchmark.distractor_chunks, []
+
+    def counted(size):
+        for chunk in original(size):
+            reads.append(len(chunk))
+            yield chunk
+
+    benchmark.distractor_chunks = counted
+    options = dict(protocols=["identification"], methods=["occluded"], progress=False,
+                   distractor_cache=tmp_path)
+    first = evaluate(None, recognizer, benchmark, **options)
+    assert sum(reads) == 20
+    reads.clear()
+    again = evaluate(None, recognizer, benchmark, **options)
+    assert reads == [] and again["identification"] == first["identification"]  # from the cache, same numbers
+    uncached = evaluate(None, recognizer, benchmark, **{**options, "distractor_cache": None})
+    assert uncached["identification"] == first["identification"] and sum(reads) == 20
+    reads.clear()
+    evaluate(None, retrained, benchmark, **options)  # other weights: embedded anew, cached beside
+    assert sum(reads) == 20 and len(list(tmp_path.glob("*.json"))) == 2

@@ -20,9 +20,10 @@ import numpy as np
 from PIL import Image
 
 from c2fdan_tf.data.face_sources import synthetic_face_source
-from c2fdan_tf.data.synthetic_faces import SPLIT_OFFSETS, known_landmarks
+from c2fdan_tf.data.synthetic_faces import RENDERER_VERSION, SPLIT_OFFSETS, known_landmarks
 from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_face_image, scan_image_folder
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
+from c2fdan_tf.evaluation.distractor_cache import list_digest
 
 PAIR_ID_OFFSET = 10_000_000  # occlusion ids of verification images, apart from the gallery's
 
@@ -68,6 +69,9 @@ class Benchmark:
     occlusion_seed: int = 0  # also occludes the verification pairs
     # (N, 5, 2) (x, y) where the synthetic renderer drew the gallery faces' five template points
     known_landmarks: np.ndarray = None
+    # What the distractor images are (a folder's file names and sizes, the synthetic set's
+    # parameters): with the recognizer's weights, the key of their cached embeddings (None: no cache).
+    distractor_digest: str = None
 
     def describe(self):
         return {
@@ -120,6 +124,7 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
         "synthetic", gallery.images, gallery.labels,
         synthesize_conditions(gallery.images, occlusion_seed, conditions),
         len(distractor_faces), chunks, pairs, occlusion_seed, known_landmarks(seed, identities, indices),
+        distractor_digest=f"synthetic-v{RENDERER_VERSION}-seed{seed}-{distractors}",
     )
 
 
@@ -151,13 +156,13 @@ def folder_benchmark(root, gallery_identities=80, verification_pairs=600, condit
             for start in range(0, len(spare_images), size):
                 yield spare_images[start : start + size]
 
-        count = len(spare_images)
+        count, digest = len(spare_images), None
     else:
-        chunks, count = distractor_source
+        chunks, count, digest = distractor_source
     conditions = conditions or benchmark_conditions()
     pairs = _pairs_from_labels(gallery, labels, verification_pairs, seed) if verification_pairs else None
     return Benchmark(str(root), gallery, labels, synthesize_conditions(gallery, occlusion_seed, conditions),
-                     count, chunks, pairs, occlusion_seed)
+                     count, chunks, pairs, occlusion_seed, distractor_digest=digest)
 
 
 # ---------------------------------------------------------------- public layouts
@@ -192,7 +197,7 @@ def _distractor_folder(folder):
             if batch:
                 yield np.stack(batch)
 
-    return chunks, len(paths)
+    return chunks, len(paths), f"folder-{list_digest(folder, paths)}"
 
 
 _FORM_NAMES = {"square": "rectangle", "rectangle": "rectangle", "text": "text"}
@@ -250,11 +255,11 @@ def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_
     if not occluded:  # a wrong --megaface_clean matches nothing: an empty report otherwise
         raise ValueError(f"No occluded image under {occluded_root} has a clean counterpart in {clean_root} "
                          "(matched by <identity>/<file name> without extension): check --megaface_clean.")
-    chunks, count = _distractor_folder(distractors_dir)
+    chunks, count, digest = _distractor_folder(distractors_dir)
     if max_distractors:
         count = min(count, max_distractors)
     return Benchmark(f"megaface:{occluded_root} (clean: {clean_root}, distractors: {distractors_dir})", gallery,
-                     clean.labels, occluded, count, chunks)
+                     clean.labels, occluded, count, chunks, distractor_digest=digest)
 
 
 def _matching_file(folder, stem):

@@ -1,5 +1,7 @@
 """Face recognition measurements on embeddings: identification and verification."""
 
+import hashlib
+
 import numpy as np
 
 
@@ -11,7 +13,18 @@ class Embedder:
         import tensorflow as tf
 
         self.batch_size = batch_size
+        self.extractor = extractor
         self._run = tf.function(lambda x: extractor(x, training=False)["embedding"], reduce_retracing=True)
+
+    @property
+    def digest(self):
+        """SHA-256 of the recognizer's weights: what its embeddings depend on (cache keys)."""
+        if not hasattr(self, "_digest"):
+            digest = hashlib.sha256()
+            for weight in self.extractor.weights:
+                digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+            self._digest = digest.hexdigest()
+        return self._digest
 
     def __call__(self, images):
         images = np.asarray(images)

@@ -8,7 +8,9 @@ from c2fdan_tf.console import bars_disabled
 from c2fdan_tf.data.benchmark_occlusions import Condition
 from c2fdan_tf.data.occlusion import FORMS, POSITIONS
 from c2fdan_tf.evaluation import identification, recognition
+from c2fdan_tf.data.face_sources import default_cache_dir
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions
+from c2fdan_tf.evaluation.distractor_cache import cache_key as distractor_cache_key, cached_embeddings
 from c2fdan_tf.evaluation.landmarks import LandmarkPredictor, five_point_error, normalised_mean_error
 from c2fdan_tf.models.face_api.landmark_net import five_points
 from c2fdan_tf.evaluation.methods import (
@@ -40,7 +42,7 @@ def _distractor_counts(available, max_distractors):
 
 def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHODS, max_distractors=None,
              max_rank=10, progress=True, landmarker=None, coarse_stage1=None, bvmr=None,
-             occlusion_robust_extractor=None, other_recognizers=None):
+             occlusion_robust_extractor=None, other_recognizers=None, distractor_cache="default"):
     """Every protocol for every method; returns the report dict (without metadata).
 
     generator: a Keras Generator, a model path in any exported form, or an inference
@@ -53,7 +55,11 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
     "resnet50_occ" row. A method whose network is not given is left out.
     other_recognizers: {name: recognizer}: the identification and verification protocols
     again by each of them, on the same images (computed once), in report["by_recognizer"][name]
-    with its own "summary"."""
+    with its own "summary".
+    distractor_cache: the folder of cached distractor embeddings (`distractor_cache`; "default":
+    `<C2FDAN_CACHE>/distractor_embeddings`, None: no cache)."""
+    if distractor_cache == "default":
+        distractor_cache = default_cache_dir() / "distractor_embeddings"
     protocols = set(protocols)
     unknown = protocols - set(PROTOCOLS)
     if unknown:
@@ -142,7 +148,8 @@ def evaluate(generator, extractor, benchmark, protocols=PROTOCOLS, methods=METHO
             if "non_occluded" in methods and key != OCCLUSION_ROBUST:
                 versions[key][("non_occluded", CLEAN)] = (clean_embeddings[key], np.arange(len(gallery)))
             results[key]["identification"] = _identification(
-                versions[key], clean_embeddings[key], benchmark, embed, max_distractors, max_rank, progress)
+                versions[key], clean_embeddings[key], benchmark, embed, max_distractors, max_rank, progress,
+                distractor_cache)
     if "verification" in protocols and benchmark.pairs is not None:
         whole_gallery = all(len(o.index) == len(benchmark.gallery) for o in benchmark.occluded)
         if benchmark.pairs.images is benchmark.gallery and whole_gallery and "identification" in protocols:
@@ -181,10 +188,12 @@ def _example_row(occluded, outputs, predicted, truth, index=0):
     return row
 
 
-def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress):
+def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_distractors, max_rank, progress,
+                    distractor_cache=None):
     """TPIR curves of every (method, condition) in `gallery_versions` ({key: (embeddings of
     the occluded/completed gallery images, their gallery indices)}), the clean images as
-    probes (the released benchmark's protocol, `evaluation.identification`)."""
+    probes (the released benchmark's protocol, `evaluation.identification`). The distractors'
+    embeddings come from `distractor_cache` when it has them for this recognizer and list."""
     counts = _distractor_counts(benchmark.distractor_count, max_distractors)
     if not counts:
         raise ValueError("Identification needs distractors, and the benchmark has none.")
@@ -202,8 +211,14 @@ def _identification(gallery_versions, clean_embeddings, benchmark, embed, max_di
                 break
         bar.close()
 
+    embeddings = distractor_embeddings()
+    digest = getattr(embed, "digest", None)
+    if distractor_cache is not None and benchmark.distractor_digest and digest:
+        key = distractor_cache_key(digest, benchmark.distractor_digest)
+        embeddings = cached_embeddings(distractor_cache, key, counts[-1], distractor_embeddings,
+                                       {"distractors": benchmark.distractor_digest, "recognizer": digest})
     # The probes are clean: their distractor scores are computed once for every method.
-    snapshots = identification.stream_top_k(clean_embeddings, distractor_embeddings(), counts, k=max_rank)
+    snapshots = identification.stream_top_k(clean_embeddings, embeddings, counts, k=max_rank)
     results = {}
     for (method, condition), (embeddings, index) in gallery_versions.items():
         scores, probe = identification.pair_scores_and_probes(
