@@ -61,6 +61,12 @@ _MEGAFACE_DISTRACTORS = flags.DEFINE_string("megaface_distractors", None, "Folde
 _DISTRACTORS_DIR = flags.DEFINE_string(
     "distractors_dir", None, "--data=FOLDER: a folder of aligned faces of other people, the identification "
     "distractors (default: one image of every identity beyond --gallery_identities).")
+_DISTRACTOR_LIST = flags.DEFINE_string(
+    "distractor_list", None, "The distractors to use, in order: a MegaFace devkit list (megaface_features_list.json_<D>_1) "
+    "or a text file of paths relative to the distractor folder (default: every image in it).")
+_DISTRACTOR_NOISES = flags.DEFINE_string(
+    "distractor_noises", None, "A noise list (insightface's megaface_noises.txt: paths relative to the distractor "
+    "folder): those distractors are left out.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
 _PRECISION = flags.DEFINE_enum("precision", "float32", PRECISIONS,
@@ -75,7 +81,8 @@ def open_benchmark():
         if not (_MEGAFACE_CLEAN.value and _MEGAFACE_DISTRACTORS.value):
             raise ValueError("--megaface_occluded needs --megaface_clean and --megaface_distractors too.")
         benchmark = benchmark_data.megaface_occluded_benchmark(
-            _MEGAFACE_OCCLUDED.value, _MEGAFACE_CLEAN.value, _MEGAFACE_DISTRACTORS.value, _MAX_DISTRACTORS.value)
+            _MEGAFACE_OCCLUDED.value, _MEGAFACE_CLEAN.value, _MEGAFACE_DISTRACTORS.value, _MAX_DISTRACTORS.value,
+            _DISTRACTOR_LIST.value, _DISTRACTOR_NOISES.value)
     elif _DATA.value == "synth":
         benchmark = benchmark_data.synthetic_benchmark(
             _SEED.value, _GALLERY_IDS.value, _IMAGES_PER_ID.value, _DISTRACTORS.value, _PAIRS.value,
@@ -83,7 +90,8 @@ def open_benchmark():
     else:
         benchmark = benchmark_data.folder_benchmark(
             _DATA.value, _GALLERY_IDS.value, _PAIRS.value, occlusion_seed=_SEED.value, seed=_SEED.value,
-            distractors_dir=_DISTRACTORS_DIR.value)
+            distractors_dir=_DISTRACTORS_DIR.value, distractor_list=_DISTRACTOR_LIST.value,
+            distractor_noises=_DISTRACTOR_NOISES.value)
     if _LFW_ROOT.value or _LFW_PAIRS.value:
         if not (_LFW_ROOT.value and _LFW_PAIRS.value):
             raise ValueError("LFW needs both --lfw_root and --lfw_pairs.")

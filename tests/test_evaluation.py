@@ -576,3 +576,30 @@ def test_identification_reads_the_distractors_once_for_a_recognizer(tmp_path):
     reads.clear()
     evaluate(None, retrained, benchmark, **options)  # other weights: embedded anew, cached beside
     assert sum(reads) == 20 and len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_devkit_distractor_lists_and_the_noise_list_pick_the_distractors(tmp_path):
+    clean, occluded, distractors = write_megaface_layout(tmp_path)
+    nested = distractors / "046" / "04679@N04"
+    nested.mkdir(parents=True)
+    for k in range(3):
+        Image.fromarray(face(50 + k)).save(nested / f"{k}_0.jpg")
+    # The devkit's JSON subset (3 of the 8 images, in its order) and insightface's noise list.
+    subset = tmp_path / "megaface_features_list.json_3_1"
+    subset.write_text(json.dumps({"id": [1, 2, 3], "path": ["046/04679@N04/2_0.jpg", "d1.png",
+                                                           "046/04679@N04/0_0.jpg"]}))
+    noises = tmp_path / "megaface_noises.txt"
+    noises.write_text("# noises\nx\t046/04679@N04/0_0.jpg\n")
+    every = megaface_occluded_benchmark(occluded, clean, distractors)
+    assert every.distractor_count == 8
+    chosen = megaface_occluded_benchmark(occluded, clean, distractors, distractor_list=subset)
+    assert chosen.distractor_count == 3
+    images = np.concatenate(list(chosen.distractor_chunks(10)))
+    assert [int(i[0, 0, 0]) for i in images] == [52, 1, 50]  # the list's order (JPEG keeps flat values)
+    cleaned = megaface_occluded_benchmark(occluded, clean, distractors, distractor_list=subset,
+                                          distractor_noises=noises)
+    assert cleaned.distractor_count == 2
+    assert len({every.distractor_digest, chosen.distractor_digest, cleaned.distractor_digest}) == 3
+    (nested / "2_0.jpg").unlink()
+    with pytest.raises(ValueError, match="1 of the 3 distractors in .* are not in"):
+        megaface_occluded_benchmark(occluded, clean, distractors, distractor_list=subset)

@@ -13,6 +13,8 @@ Sources:
 """
 
 import dataclasses
+import json
+import logging
 import re
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_fa
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
 from c2fdan_tf.evaluation.distractor_cache import list_digest
 
+logger = logging.getLogger(__name__)
 PAIR_ID_OFFSET = 10_000_000  # occlusion ids of verification images, apart from the gallery's
 
 
@@ -129,7 +132,7 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
 
 
 def folder_benchmark(root, gallery_identities=80, verification_pairs=600, conditions=None, occlusion_seed=0,
-                     seed=0, distractors_dir=None):
+                     seed=0, distractors_dir=None, distractor_list=None, distractor_noises=None):
     """Protocols built from a folder with identity sub-folders."""
     listing = scan_image_folder(root)
     if listing.layout != "identity":
@@ -148,7 +151,8 @@ def folder_benchmark(root, gallery_identities=80, verification_pairs=600, condit
     if not images:
         raise ValueError(f"{root}: no readable gallery image.")
     gallery, labels = np.stack(images), np.array(labels)
-    distractor_source = _distractor_folder(distractors_dir) if distractors_dir else None
+    distractor_source = (_distractor_folder(distractors_dir, distractor_list, distractor_noises) if distractors_dir
+                         else None)
     if distractor_source is None:
         spare_images = np.stack([image for _, image in spare]) if spare else np.zeros((0, 112, 112, 3), np.uint8)
 
@@ -178,11 +182,45 @@ def _read_all(paths):
     return np.stack(images) if images else np.zeros((0, 112, 112, 3), np.uint8)
 
 
-def _distractor_folder(folder):
+def read_path_list(path):
+    """Relative image paths from a list file: the MegaFace devkit's JSON distractor lists
+    (`megaface_features_list.json_<D>_1`: {"path": [...]}) or text with one path a line (the
+    noise lists: '#' comments, a path or `<name>\t<path>` per line)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ValueError(f"Cannot read the list {path}: {error.strerror or error}.") from None
+    if text.lstrip().startswith("{"):
+        try:
+            return [str(p) for p in json.loads(text)["path"]]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path} is not a MegaFace devkit list (a JSON object with a \"path\" list).") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line.split("\t")[-1] for line in lines if line and not line.startswith("#")]
+
+
+def _distractor_folder(folder, distractor_list=None, noises=None):
+    """(chunks(size), count, digest) of a folder of distractor faces: every image in it, or the
+    images a devkit list names (`distractor_list`, e.g. the 10 ... 1 M subsets), in its order,
+    less those of the noise list (`noises`, insightface's megaface_noises.txt)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"Distractor folder {folder} does not exist.")
-    paths = list_image_files(folder)
+    if distractor_list:
+        paths = [folder / p for p in read_path_list(distractor_list)]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"{len(missing)} of the {len(paths)} distractors in {distractor_list} are not in "
+                             f"{folder} (e.g. {missing[0]}).")
+    else:
+        paths = list_image_files(folder)
+    if noises:
+        noisy = {Path(p).as_posix() for p in read_path_list(noises)}
+        kept = [p for p in paths if Path(p).relative_to(folder).as_posix() not in noisy]
+        logger.warning("%d of %d distractors are on the noise list %s and left out.", len(paths) - len(kept),
+                    len(paths), noises)
+        paths = kept
     if not paths:
         raise ValueError(f"Distractor folder {folder} contains no images.")
 
@@ -211,7 +249,8 @@ def _parse_size(name):
     return value / 100.0 if value > 1.0 else value
 
 
-def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_distractors=None):
+def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_distractors=None,
+                                distractor_list=None, distractor_noises=None):
     """The authors' occluded FaceScrub set (`<form>/<position>/<size>/img|mask/<id>/<file>`)."""
     occluded_root, clean_root = Path(occluded_root), Path(clean_root)
     for path, what in ((occluded_root, "occluded MegaFace folder"), (clean_root, "clean FaceScrub folder")):
@@ -255,7 +294,7 @@ def megaface_occluded_benchmark(occluded_root, clean_root, distractors_dir, max_
     if not occluded:  # a wrong --megaface_clean matches nothing: an empty report otherwise
         raise ValueError(f"No occluded image under {occluded_root} has a clean counterpart in {clean_root} "
                          "(matched by <identity>/<file name> without extension): check --megaface_clean.")
-    chunks, count, digest = _distractor_folder(distractors_dir)
+    chunks, count, digest = _distractor_folder(distractors_dir, distractor_list, distractor_noises)
     if max_distractors:
         count = min(count, max_distractors)
     return Benchmark(f"megaface:{occluded_root} (clean: {clean_root}, distractors: {distractors_dir})", gallery,
