@@ -69,6 +69,9 @@ _DISTRACTOR_NOISES = flags.DEFINE_string(
     "folder): those distractors are left out.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
+_VERIFICATION_BIN = flags.DEFINE_string(
+    "verification_bin", None, "An insightface verification set (lfw.bin, cfp_fp.bin, agedb_30.bin, ...): its pairs "
+    "for the verification protocol, instead of --lfw_root/--lfw_pairs.")
 _PRECISION = flags.DEFINE_enum("precision", "float32", PRECISIONS,
                                "Compute precision of the generators (float32: the reference measurement).")
 console.define_verbose_flag()
@@ -97,6 +100,11 @@ def open_benchmark():
             raise ValueError("LFW needs both --lfw_root and --lfw_pairs.")
         benchmark.pairs = benchmark_data.lfw_pairs(_LFW_ROOT.value, _LFW_PAIRS.value)
         benchmark.name += f"; verification: LFW {_LFW_ROOT.value} ({_LFW_PAIRS.value})"  # the report's title
+    if _VERIFICATION_BIN.value:
+        if _LFW_ROOT.value:
+            raise ValueError("Give --verification_bin or --lfw_root/--lfw_pairs, not both.")
+        benchmark.pairs = benchmark_data.verification_bin_pairs(_VERIFICATION_BIN.value)
+        benchmark.name += f"; verification: {_VERIFICATION_BIN.value}"
     return benchmark
 
 
@@ -110,8 +118,9 @@ def check_protocol_inputs(benchmark, protocols):
             "--protocol=reconstruction,verification.")
     if "verification" in protocols and benchmark.pairs is None:
         drawn = "" if _MEGAFACE_OCCLUDED.value else ", set --verification_pairs above 0"
-        raise ValueError(f"verification needs pairs: pass --lfw_root=DIR --lfw_pairs=pairs.txt{drawn}, or leave it out "
-                         "with --protocol=reconstruction,identification.")
+        raise ValueError("verification needs pairs: pass --lfw_root=DIR --lfw_pairs=pairs.txt or "
+                         f"--verification_bin=lfw.bin{drawn}, or leave it out with "
+                         "--protocol=reconstruction,identification.")
 
 
 # method -> (its flag, the stage that trains its network)

@@ -603,3 +603,29 @@ def test_devkit_distractor_lists_and_the_noise_list_pick_the_distractors(tmp_pat
     (nested / "2_0.jpg").unlink()
     with pytest.raises(ValueError, match="1 of the 3 distractors in .* are not in"):
         megaface_occluded_benchmark(occluded, clean, distractors, distractor_list=subset)
+
+
+def test_eval_verifies_on_an_insightface_bin_and_names_it(tmp_path, tiny_checkpoints):
+    import io
+    import pickle
+
+    from c2fdan_tf.data.synthetic_faces import render_faces
+
+    faces = render_faces(7, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10], list(range(20)))
+    bins = []
+    for face in faces:
+        buffer = io.BytesIO()
+        Image.fromarray(face).save(buffer, "PNG")
+        bins.append(buffer.getvalue())
+    with open(tmp_path / "lfw.bin", "wb") as out:
+        pickle.dump((bins, [True] * 10), out, protocol=2)  # every pair one identity (10 folds of one)
+    out = tmp_path / "report"
+    result = run_eval(tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}",
+                      f"--extractor={tiny_checkpoints / 'extractor.keras'}", f"--out={out}", "--protocol=verification",
+                      "--gallery_identities=3", "--images_per_identity=2", "--distractors=10",
+                      f"--verification_bin={tmp_path / 'lfw.bin'}", "--methods=non_occluded,occluded")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert str(tmp_path / "lfw.bin") in (out / "report.md").read_text().splitlines()[0]  # the title names it
+    assert len(report["verification"]["occluded"]) == 24
+    assert 0.0 <= report["verification"]["non_occluded"]["clean"] <= 1.0

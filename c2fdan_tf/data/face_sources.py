@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from c2fdan_tf.data import image_files, synthetic_faces
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
+from c2fdan_tf.data.insightface_formats import RecordFileFaces, find_record_pack
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 logger = logging.getLogger(__name__)
@@ -277,14 +278,16 @@ def synthetic_face_source(
 
 
 def open_face_source(data, split="train", allow_unaligned=None, **synthetic_options):
-    """`"synth"` (built-in synthetic faces) or a path: a folder of TFRecord shards
-    or a folder of images (identity sub-folders or flat). `allow_unaligned` (True/False)
+    """`"synth"` (built-in synthetic faces) or a path: insightface's `train.rec` (or its folder),
+    a folder of TFRecord shards or a folder of images (identity sub-folders or flat). `allow_unaligned` (True/False)
     checks a folder's image sizes first (`ImageFolderFaces`); None skips the check."""
     if data == "synth":
         return synthetic_face_source(split=split, **synthetic_options)
     path = Path(data)
     if not path.exists():
         raise ValueError(f"Data path {path} does not exist (use --data=synth for the built-in faces).")
+    if find_record_pack(path) is not None:
+        return RecordFileFaces(path)  # insightface's train.rec + train.idx
     if path.is_dir() and any(path.glob("*.tfrecord")):
         return TFRecordFaces(path)
     return ImageFolderFaces(path, allow_unaligned is not None, bool(allow_unaligned))

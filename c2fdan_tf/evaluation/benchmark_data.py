@@ -316,6 +316,17 @@ def _read_mask(path):
     return (mask > 127).astype(np.uint8)[..., None]
 
 
+def verification_bin_pairs(path):
+    """The pairs of an insightface verification set (`lfw.bin`, `cfp_fp.bin`, `agedb_30.bin`):
+    images 2i and 2i + 1 form pair i; ten folds of consecutive pairs, as insightface scores them."""
+    from c2fdan_tf.data.insightface_formats import read_verification_bin
+
+    images, same = read_verification_bin(path)
+    count = len(same)
+    return VerificationPairs(images, np.arange(0, 2 * count, 2), np.arange(1, 2 * count, 2), same,
+                             np.arange(count) * 10 // count)
+
+
 def lfw_pairs(root, pairs_file):
     """LFW pairs.txt (header "folds pairs-per-half", then same / different lines)."""
     root, pairs_file = Path(root), Path(pairs_file)
