@@ -258,9 +258,30 @@ def test_lfw_reader(tmp_path):
     assert pairs.fold.tolist() == [0, 0, 1, 1]
     assert len(pairs.images) == 5  # each distinct image read once
     assert pairs.first[0] != pairs.second[0] and pairs.second[1] == pairs.first[2]  # Bob_B_0001 shared
-    (tmp_path / "pairs.txt").write_text("1\t1\nAnn_A\t1\t9\n")
-    with pytest.raises(ValueError, match="Ann_A_0009"):
+    assert not pairs.failed.any()
+    # A face the aligner missed: its pairs count as failures (the MegaFace devkit's rule), not an abort.
+    (tmp_path / "pairs.txt").write_text("2\t1\nAnn_A\t1\t9\nAnn_A\t3\tBob_B\t1\nBob_B\t1\t2\nAnn_A\t2\tBob_B\t9\n")
+    pairs = lfw_pairs(tmp_path, tmp_path / "pairs.txt")
+    assert pairs.failed.tolist() == [True, False, False, True]
+    np.testing.assert_array_equal(pairs.scored(np.full(4, 0.5)), [-2.0, 0.5, 0.5, 2.0])  # always on the wrong side
+    (tmp_path / "pairs.txt").write_text("1\t1\nZed_Z\t1\t9\n")
+    with pytest.raises(ValueError, match="None of the images"):
         lfw_pairs(tmp_path, tmp_path / "pairs.txt")
+
+
+def test_a_failed_pair_is_counted_wrong_by_the_ten_fold_accuracy():
+    from c2fdan_tf.evaluation.benchmark_data import VerificationPairs
+    from c2fdan_tf.evaluation.runner import _pair_accuracy
+
+    same = np.tile([True, False], 10)  # 10 folds of one same and one different pair
+    embeddings = np.zeros((40, 2), np.float32)
+    embeddings[:, 0] = 1.0
+    embeddings[3::4] = [0.0, 1.0]  # the different pairs' second images: similarity 0; the same pairs': 1
+    pairs = VerificationPairs(embeddings, np.arange(0, 40, 2), np.arange(1, 40, 2), same, np.repeat(np.arange(10), 2))
+    assert _pair_accuracy(embeddings, pairs) == pytest.approx(1.0)
+    pairs.failed = np.zeros(20, bool)
+    pairs.failed[4] = True  # a same pair whose image is missing
+    assert _pair_accuracy(embeddings, pairs) == pytest.approx(0.95)
 
 
 @pytest.fixture(scope="module")

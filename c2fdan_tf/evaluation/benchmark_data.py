@@ -58,6 +58,15 @@ class VerificationPairs:
     second: np.ndarray
     same: np.ndarray  # (P,) bool
     fold: np.ndarray  # (P,) fold of each pair (10 folds)
+    # (P,) bool: a pair with a missing image (alignment failed); it counts as wrong, as the
+    # MegaFace devkit counts a face its aligner missed. None: every image is there.
+    failed: np.ndarray = None
+
+    def scored(self, similarities):
+        """The pairs' similarities with every failed pair set to the wrong side of any threshold."""
+        if self.failed is None or not self.failed.any():
+            return similarities
+        return np.where(self.failed, np.where(self.same, -2.0, 2.0), similarities)
 
 
 @dataclasses.dataclass
@@ -335,13 +344,14 @@ def lfw_pairs(root, pairs_file):
     lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
     header, lines = lines[0], lines[1:]
     folds, per_half = (int(header[0]), int(header[1])) if len(header) == 2 else (10, len(lines) // 20)
-    paths, index = [], {}
+    paths, index, missing = [], {}, []
 
     def image(name, number):
         stem = f"{name}_{int(number):04d}"
         path = _matching_file(root / name, stem)
         if path is None:
-            raise ValueError(f"LFW image {root / name / stem}.* is missing.")
+            missing.append(root / name / stem)
+            return -1
         if path not in index:
             index[path] = len(paths)
             paths.append(path)
@@ -361,5 +371,13 @@ def lfw_pairs(root, pairs_file):
             raise ValueError(f"{pairs_file}: cannot read the pair line {' '.join(line)!r}.")
     fold = np.arange(len(same)) // max(1, 2 * per_half)
     fold = np.minimum(fold, folds - 1)
-    return VerificationPairs(_read_all(paths), np.array(first), np.array(second), np.array(same), fold)
+    first, second = np.array(first), np.array(second)
+    failed = (first < 0) | (second < 0)
+    if not paths:
+        raise ValueError(f"None of the images of {pairs_file} is in {root}.")
+    if missing:
+        logger.warning("%d LFW image(s) are missing from %s (e.g. %s.*, not aligned?): their %d pair(s) count as "
+                       "failures.", len(set(missing)), root, missing[0], int(failed.sum()))
+    return VerificationPairs(_read_all(paths), np.maximum(first, 0), np.maximum(second, 0), np.array(same), fold,
+                             failed)
 

@@ -254,7 +254,7 @@ def _verification(runner, networks, embedders, recognizers_of, benchmark, method
 
 
 def _pair_accuracy(embeddings, pairs):
-    similarities = np.sum(embeddings[pairs.first] * embeddings[pairs.second], axis=1)
+    similarities = pairs.scored(np.sum(embeddings[pairs.first] * embeddings[pairs.second], axis=1))
     return recognition.ten_fold_verification(similarities, pairs.same, fold_of=pairs.fold)[0]
 
 

@@ -10,6 +10,7 @@ it keeps its exact original value.
 
 import dataclasses
 import functools
+import os
 from pathlib import Path
 
 import cv2
@@ -98,36 +99,132 @@ def paste_back(photo, completed, mask, matrix, threshold=0.5, grow=2):
     return result, photo_mask
 
 
-def align_folder(in_dir, out_dir, all_faces=False, log=print):
-    """Aligns the most confident face (or every face) of each photo under `in_dir` into
-    `out_dir`, keeping sub-folders. Returns (aligned count, [problems])."""
+SUBJECT_RULES = ("centre", "largest", "confident")
+
+
+def choose_subject(faces, photo_shape, rule="centre"):
+    """The face a dataset photo is of: "centre" (default) the face nearest the photo's centre
+    among those at least half as wide as the largest (a bystander in a corner is smaller and
+    off-centre), "largest" the largest box, "confident" MTCNN's most confident."""
+    if rule == "confident":
+        return max(faces, key=lambda f: f.confidence)
+    sides = np.array([np.sqrt(max(f.box[2], 1) * max(f.box[3], 1)) for f in faces])
+    if rule == "largest":
+        return faces[int(np.argmax(sides))]
+    if rule != "centre":
+        raise ValueError(f"Unknown subject rule {rule!r}; choose from {', '.join(SUBJECT_RULES)}.")
+    height, width = photo_shape[:2]
+    candidates = [i for i, side in enumerate(sides) if side >= 0.5 * sides.max()]
+    distance = [np.hypot(faces[i].box[0] + faces[i].box[2] / 2 - width / 2, faces[i].box[1] + faces[i].box[3] / 2
+                         - height / 2) for i in candidates]
+    return faces[candidates[int(np.argmin(distance))]]
+
+
+def _save_atomically(image, target):
     from PIL import Image
 
-    from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_photo
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    Image.fromarray(image).save(temporary, format="PNG")
+    os.replace(temporary, target)  # a killed run never leaves a half-written face that a resume would keep
+
+
+def _align_chunk(task):
+    """Aligns one chunk of photos (a worker's task); returns (written, [(path, reason)])."""
+    in_dir, out_dir, paths, landmarks, all_faces, subject = task
+    from c2fdan_tf.data.image_files import ImageReadError, read_photo
+    from c2fdan_tf.data.landmark_files import image_key
+
+    written, misses = 0, []
+    for path in paths:
+        relative = Path(path).relative_to(in_dir)
+        try:
+            photo = read_photo(path)
+        except ImageReadError as error:
+            misses.append((str(path), error.reason))
+            continue
+        if landmarks is not None:
+            points = landmarks.get(image_key(relative))
+            if points is None:
+                misses.append((str(path), "no landmarks for it in the landmarks file"))
+                continue
+            chosen = [points]
+        else:
+            faces = detect_faces(photo)
+            if not faces:
+                misses.append((str(path), "no face found"))
+                continue
+            chosen = [f.landmarks for f in faces] if all_faces else [choose_subject(faces, photo.shape, subject).landmarks]
+        stem = relative.with_suffix("")
+        for k, points in enumerate(chosen):
+            aligned, _ = align(photo, points)
+            _save_atomically(aligned, out_dir / (f"{stem}_{k}.png" if all_faces else f"{stem}.png"))
+            written += 1
+    return written, misses
+
+
+def align_folder(in_dir, out_dir, all_faces=False, log=print, landmarks=None, subject="centre", workers=1,
+                 chunk=32, progress=False):
+    """Aligns every photo under `in_dir` into `out_dir` (PNG, sub-folders kept): the subject
+    face of each (`choose_subject`; every face with `all_faces`) found by MTCNN, or, given a
+    `landmarks` file (`data.landmark_files`), the dataset's own five points (no detection).
+    Resumable: a photo whose aligned face is already written is skipped. `workers` processes
+    share the photos. Every miss (unreadable, no face, no landmarks) is listed in
+    `out_dir/alignment_misses.tsv`. Returns (aligned count, [problem lines])."""
+    import concurrent.futures
+    import multiprocessing
+
+    from c2fdan_tf.data.image_files import list_image_files
+    from c2fdan_tf.data.landmark_files import image_key, read_landmarks
 
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
         raise ValueError(f"Input folder {in_dir} does not exist.")
+    if subject not in SUBJECT_RULES:
+        raise ValueError(f"Unknown subject rule {subject!r}; choose from {', '.join(SUBJECT_RULES)}.")
     paths = list_image_files(in_dir)
     if not paths:
         raise ValueError(f"Input folder {in_dir} contains no images.")
-    written, problems = 0, []
-    for path in paths:
-        try:
-            photo = read_photo(path)
-        except ImageReadError as error:
-            problems.append(f"{error.path}: {error.reason}")
-            continue
-        faces = detect_faces(photo)
-        if not faces:
-            problems.append(f"{path}: no face found")
-            continue
-        relative = path.relative_to(in_dir).with_suffix("")
-        for k, face in enumerate(faces if all_faces else faces[:1]):
-            aligned, _ = align(photo, face.landmarks)
-            target = out_dir / (f"{relative}_{k}.png" if all_faces else f"{relative}.png")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(aligned).save(target)
-            written += 1
-    log(f"Aligned {written} face(s) from {len(paths)} image(s) into {out_dir}; {len(problems)} problem(s).")
-    return written, problems
+    points = read_landmarks(landmarks) if landmarks else None
+
+    def done(path):
+        stem = path.relative_to(in_dir).with_suffix("")
+        return (out_dir / (f"{stem}_0.png" if all_faces else f"{stem}.png")).exists()
+
+    todo = [p for p in paths if not done(p)]
+    if len(todo) < len(paths):
+        log(f"{len(paths) - len(todo)} of {len(paths)} photo(s) already aligned in {out_dir}: skipped.")
+    tasks = []
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        keys = (image_key(p.relative_to(in_dir)) for p in part)
+        subset = None if points is None else {k: points[k] for k in keys if k in points}
+        tasks.append((in_dir, out_dir, part, subset, all_faces, subject))
+    written, misses = 0, []
+    results = map(_align_chunk, tasks)
+    pool = None
+    if workers > 1 and len(tasks) > 1:
+        # TensorFlow (loaded here, and by detection) must not be forked: workers start from a clean server.
+        context = multiprocessing.get_context("forkserver")
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        results = pool.map(_align_chunk, tasks)
+    try:
+        if progress:
+            from tqdm import tqdm
+
+            from c2fdan_tf.console import bars_disabled
+
+            results = tqdm(results, total=len(tasks), desc="aligning", unit=f"{chunk} photos", disable=bars_disabled())
+        for count, missed in results:
+            written += count
+            misses += missed
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listing = out_dir / "alignment_misses.tsv"
+    listing.write_text("".join(f"{path}\t{reason}\n" for path, reason in misses))
+    log(f"Aligned {written} face(s) from {len(todo)} image(s) into {out_dir}; {len(misses)} miss(es)"
+        + (f", listed in {listing}." if misses else "."))
+    return written, [f"{path}: {reason}" for path, reason in misses]
+
