@@ -18,6 +18,7 @@ benchmark; the baselines once; each checkpoint's report goes into --out/<name>/
 and one table of all of them into --out/ablation.md.
 """
 
+import dataclasses
 import sys
 import time
 
@@ -67,11 +68,14 @@ _DISTRACTOR_LIST = flags.DEFINE_string(
 _DISTRACTOR_NOISES = flags.DEFINE_string(
     "distractor_noises", None, "A noise list (insightface's megaface_noises.txt: paths relative to the distractor "
     "folder): those distractors are left out.")
+_ALLOW_UNALIGNED = flags.DEFINE_bool("allow_unaligned", False, "Evaluate on faces that are mostly not 112x112 "
+                                     "(centre-cropped and resized instead of aligned); refused without it.")
 _LFW_ROOT = flags.DEFINE_string("lfw_root", None, "Aligned LFW faces (<name>/<name>_<nnnn>.jpg).")
 _LFW_PAIRS = flags.DEFINE_string("lfw_pairs", None, "LFW pairs.txt.")
-_VERIFICATION_BIN = flags.DEFINE_string(
-    "verification_bin", None, "An insightface verification set (lfw.bin, cfp_fp.bin, agedb_30.bin, ...): its pairs "
-    "for the verification protocol, instead of --lfw_root/--lfw_pairs.")
+_VERIFICATION_BIN = flags.DEFINE_list(
+    "verification_bin", [], "insightface verification sets (lfw.bin,cfp_fp.bin,agedb_30.bin, ...): the first one's "
+    "pairs for the verification protocol, instead of --lfw_root/--lfw_pairs; each further set is verified too, "
+    "into OUT/<set>/.")
 _PRECISION = flags.DEFINE_enum("precision", "float32", PRECISIONS,
                                "Compute precision of the generators (float32: the reference measurement).")
 console.define_verbose_flag()
@@ -94,17 +98,17 @@ def open_benchmark():
         benchmark = benchmark_data.folder_benchmark(
             _DATA.value, _GALLERY_IDS.value, _PAIRS.value, occlusion_seed=_SEED.value, seed=_SEED.value,
             distractors_dir=_DISTRACTORS_DIR.value, distractor_list=_DISTRACTOR_LIST.value,
-            distractor_noises=_DISTRACTOR_NOISES.value)
+            distractor_noises=_DISTRACTOR_NOISES.value, allow_unaligned=_ALLOW_UNALIGNED.value)
     if _LFW_ROOT.value or _LFW_PAIRS.value:
         if not (_LFW_ROOT.value and _LFW_PAIRS.value):
             raise ValueError("LFW needs both --lfw_root and --lfw_pairs.")
-        benchmark.pairs = benchmark_data.lfw_pairs(_LFW_ROOT.value, _LFW_PAIRS.value)
+        benchmark.pairs = benchmark_data.lfw_pairs(_LFW_ROOT.value, _LFW_PAIRS.value, _ALLOW_UNALIGNED.value)
         benchmark.name += f"; verification: LFW {_LFW_ROOT.value} ({_LFW_PAIRS.value})"  # the report's title
     if _VERIFICATION_BIN.value:
         if _LFW_ROOT.value:
             raise ValueError("Give --verification_bin or --lfw_root/--lfw_pairs, not both.")
-        benchmark.pairs = benchmark_data.verification_bin_pairs(_VERIFICATION_BIN.value)
-        benchmark.name += f"; verification: {_VERIFICATION_BIN.value}"
+        benchmark.pairs = benchmark_data.verification_bin_pairs(_VERIFICATION_BIN.value[0])
+        benchmark.name += f"; verification: {_VERIFICATION_BIN.value[0]}"
     return benchmark
 
 
@@ -184,6 +188,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from pathlib import Path
 
+    from c2fdan_tf.evaluation import benchmark_data
     from c2fdan_tf.evaluation.methods import METHODS, check_methods, needing_generator
     from c2fdan_tf.evaluation.report import ablation_table, markdown_table, write_report
     from c2fdan_tf.evaluation.runner import PROTOCOLS, evaluate
@@ -228,6 +233,8 @@ def main(argv):
             landmarker = load_face_api_landmarks()
         benchmark = open_benchmark()
         check_protocol_inputs(benchmark, _PROTOCOL.value)
+        further_sets = [(Path(path).stem, benchmark_data.verification_bin_pairs(path))
+                        for path in _VERIFICATION_BIN.value[1:]] if "verification" in _PROTOCOL.value else []
         ablation = len(checkpoints) > 1
         rows = []
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):
@@ -251,6 +258,13 @@ def main(argv):
             }
             out = Path(_OUT.value) / checkpoint_name(path) if ablation else Path(_OUT.value)
             path_md = write_report(report, run_methods, out, metadata)
+            for name, pairs in further_sets:  # every further verification set: a report of its own
+                verified = dataclasses.replace(benchmark, pairs=pairs, name=f"verification: {name}")
+                extra = evaluate(generator, extractor, verified, ["verification"], run_methods, coarse_stage1=coarse_stage1,
+                                 bvmr=bvmr, occlusion_robust_extractor=extractor_occ)
+                write_report(extra, run_methods, out / name, {**metadata, "benchmark": verified.describe(),
+                                                             "protocols": ["verification"]})
+                print(f"Verification on {name}: {out / name / 'report.md'}")
             rows.append((checkpoint_name(path), describe_checkpoint(path), report["summary"], run_methods))
             if not ablation:
                 print(markdown_table(report["summary"], run_methods))

@@ -640,13 +640,40 @@ def test_eval_verifies_on_an_insightface_bin_and_names_it(tmp_path, tiny_checkpo
         bins.append(buffer.getvalue())
     with open(tmp_path / "lfw.bin", "wb") as out:
         pickle.dump((bins, [True] * 10), out, protocol=2)  # every pair one identity (10 folds of one)
+    with open(tmp_path / "cfp_fp.bin", "wb") as out:
+        pickle.dump((bins[:4], [True, False]), out, protocol=2)
     out = tmp_path / "report"
     result = run_eval(tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}",
                       f"--extractor={tiny_checkpoints / 'extractor.keras'}", f"--out={out}", "--protocol=verification",
                       "--gallery_identities=3", "--images_per_identity=2", "--distractors=10",
-                      f"--verification_bin={tmp_path / 'lfw.bin'}", "--methods=non_occluded,occluded")
+                      f"--verification_bin={tmp_path / 'lfw.bin'},{tmp_path / 'cfp_fp.bin'}",
+                      "--methods=non_occluded,occluded")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert str(tmp_path / "lfw.bin") in (out / "report.md").read_text().splitlines()[0]  # the title names it
     assert len(report["verification"]["occluded"]) == 24
     assert 0.0 <= report["verification"]["non_occluded"]["clean"] <= 1.0
+    further = json.loads((out / "cfp_fp" / "report.json").read_text())  # the second set: a report of its own
+    assert further["metadata"]["benchmark"]["name"] == "verification: cfp_fp"
+    assert len(further["verification"]["occluded"]) == 24 and not further["identification"]
+
+
+def test_eval_on_a_folder_warns_about_resized_and_unreadable_faces_and_refuses_raw_ones(tmp_path, tiny_checkpoints):
+    faces = write_identity_folder(tmp_path / "faces", range(6), 4)  # 24 aligned faces
+    Image.fromarray(np.full((150, 150, 3), 90, np.uint8)).save(faces / "person0" / "big.png")  # 1 of 25: warned
+    truncated = (faces / "person1" / "0.png").read_bytes()
+    (faces / "person1" / "9.png").write_bytes(truncated[: len(truncated) // 3])
+    common = [f"--checkpoint={tiny_checkpoints / 'generator.keras'}", f"--extractor={tiny_checkpoints / 'extractor.keras'}",
+              "--protocol=reconstruction", "--methods=occluded", "--gallery_identities=6", "--nolandmarks"]
+    result = run_eval(tmp_path, *common, f"--data={faces}", f"--out={tmp_path / 'report'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 of 26 sampled images" in result.stderr and "big.png: 150x150" in result.stderr  # without --verbose
+    assert "big.png is not 112x112 and was resized" in result.stderr
+    assert "Skipping unreadable image" in result.stderr and "9.png" in result.stderr
+    raw = tmp_path / "raw"
+    for person in ("a", "b"):
+        (raw / person).mkdir(parents=True)
+        for k in range(3):
+            Image.fromarray(np.full((250, 250, 3), 40 * k, np.uint8)).save(raw / person / f"{k}.jpg")
+    assert_one_line_error(run_eval(tmp_path, *common, f"--data={raw}", f"--out={tmp_path / 'raw_report'}"),
+                          "6 of 6 sampled images", "--allow_unaligned")

@@ -72,7 +72,7 @@ class ImageFolderFaces:
     def __init__(self, root, check_alignment=False, allow_unaligned=False):
         self.listing = scan_image_folder(root)
         if check_alignment:
-            image_files.check_alignment(self.listing, allow_unaligned)
+            image_files.check_alignment(self.listing.paths, self.listing.root, allow_unaligned)
         self.report = ReadReport()
         self.name = str(root)
 

@@ -217,17 +217,17 @@ def image_size(path):
         return None
 
 
-def check_alignment(listing, allow_unaligned=False, sample=200, seed=0):
-    """Reads the headers of a seeded sample of `listing`'s files; warns with the count of those
-    that are not 112x112 (they would be centre-cropped and resized, not aligned), and raises
-    ValueError above `UNALIGNED_LIMIT` of the sample unless `allow_unaligned`. Returns the
-    count and the sample size."""
-    chosen = np.random.default_rng(seed).permutation(len(listing.paths))[:sample]
-    sizes = {listing.paths[i]: image_size(listing.paths[i]) for i in sorted(chosen)}
+def check_alignment(paths, where, allow_unaligned=False, sample=200, seed=0):
+    """Reads the headers of a seeded sample of the image files `paths` (of the dataset
+    `where`); warns with the count of those that are not 112x112 (they would be centre-cropped
+    and resized, not aligned), and raises ValueError above `UNALIGNED_LIMIT` of the sample
+    unless `allow_unaligned`. Returns the count and the sample size."""
+    chosen = np.random.default_rng(seed).permutation(len(paths))[:sample]
+    sizes = {paths[i]: image_size(paths[i]) for i in sorted(chosen)}
     other = {path: size for path, size in sizes.items() if size is not None and size != (IMAGE_SIZE, IMAGE_SIZE)}
     if other:
         path, (width, height) = next(iter(other.items()))
-        what = (f"{len(other)} of {len(sizes)} sampled images in {listing.root} are not {IMAGE_SIZE}x{IMAGE_SIZE} "
+        what = (f"{len(other)} of {len(sizes)} sampled images in {where} are not {IMAGE_SIZE}x{IMAGE_SIZE} "
                 f"(e.g. {path}: {width}x{height}): faces must be aligned to the template first "
                 f"(python -m c2fdan_tf.commands.align)")
         if len(other) > UNALIGNED_LIMIT * len(sizes) and not allow_unaligned:

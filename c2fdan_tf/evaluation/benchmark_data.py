@@ -23,7 +23,8 @@ from PIL import Image
 
 from c2fdan_tf.data.face_sources import synthetic_face_source
 from c2fdan_tf.data.synthetic_faces import RENDERER_VERSION, SPLIT_OFFSETS, known_landmarks
-from c2fdan_tf.data.image_files import ImageReadError, list_image_files, read_face_image, scan_image_folder
+from c2fdan_tf.data.image_files import (ImageReadError, ReadReport, check_alignment, list_image_files,
+                                        read_face_image, scan_image_folder)
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
 from c2fdan_tf.evaluation.distractor_cache import list_digest
 
@@ -141,16 +142,18 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
 
 
 def folder_benchmark(root, gallery_identities=80, verification_pairs=600, conditions=None, occlusion_seed=0,
-                     seed=0, distractors_dir=None, distractor_list=None, distractor_noises=None):
+                     seed=0, distractors_dir=None, distractor_list=None, distractor_noises=None,
+                     allow_unaligned=False):
     """Protocols built from a folder with identity sub-folders."""
     listing = scan_image_folder(root)
     if listing.layout != "identity":
         raise ValueError(f"{root}: evaluation needs identity sub-folders (one per person).")
+    check_alignment(listing.paths, root, allow_unaligned)
+    report = ReadReport()  # unreadable and resized images are named in warnings
     images, labels, spare = [], [], []
     for path, label in zip(listing.paths, listing.labels):
-        try:
-            image = read_face_image(path)[0]
-        except ImageReadError:
+        image = report.read(path)
+        if image is None:
             continue
         if label < gallery_identities:
             images.append(image)
@@ -336,8 +339,9 @@ def verification_bin_pairs(path):
                              np.arange(count) * 10 // count)
 
 
-def lfw_pairs(root, pairs_file):
-    """LFW pairs.txt (header "folds pairs-per-half", then same / different lines)."""
+def lfw_pairs(root, pairs_file, allow_unaligned=False):
+    """LFW pairs.txt (header "folds pairs-per-half", then same / different lines). Raw LFW
+    (250x250, unaligned) is refused unless `allow_unaligned` (`image_files.check_alignment`)."""
     root, pairs_file = Path(root), Path(pairs_file)
     if not pairs_file.exists():
         raise ValueError(f"LFW pairs file {pairs_file} does not exist.")
@@ -375,6 +379,7 @@ def lfw_pairs(root, pairs_file):
     failed = (first < 0) | (second < 0)
     if not paths:
         raise ValueError(f"None of the images of {pairs_file} is in {root}.")
+    check_alignment(paths, root, allow_unaligned)
     if missing:
         logger.warning("%d LFW image(s) are missing from %s (e.g. %s.*, not aligned?): their %d pair(s) count as "
                        "failures.", len(set(missing)), root, missing[0], int(failed.sum()))
