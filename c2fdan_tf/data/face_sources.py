@@ -26,6 +26,7 @@ import tensorflow as tf
 from c2fdan_tf.data import image_files, synthetic_faces
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
 from c2fdan_tf.data.insightface_formats import RecordFileFaces, find_record_pack
+from c2fdan_tf.data.random_access import RandomAccessFaces
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _shard(dataset, input_context):
     return dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
 
-class InMemoryFaces:
+class InMemoryFaces(RandomAccessFaces):
     """Faces held in memory: `images` uint8 (N, 112, 112, 3), `labels` int32 (N,)."""
 
     def __init__(self, images, labels, name="faces"):
@@ -53,18 +54,13 @@ class InMemoryFaces:
     def num_identities(self):
         return int(self.labels.max()) + 1 if len(self.labels) and self.labels.max() >= 0 else 0
 
-    random_access = True
-
     def elements(self, indices):
         images, labels = tf.constant(self.images), tf.constant(self.labels)
         return indices.map(lambda i: {"image": tf.gather(images, i), "label": tf.gather(labels, i)},
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    def dataset(self, input_context=None):
-        return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
 
-
-class ImageFolderFaces:
+class ImageFolderFaces(RandomAccessFaces):
     """A folder of face images, decoded in parallel; unreadable files are skipped. With
     `check_alignment`, a sample of the files' sizes is checked first (`image_files.check_alignment`:
     a warning with a count, an error when many are not 112x112 unless `allow_unaligned`)."""
@@ -93,8 +89,6 @@ class ImageFolderFaces:
             return np.zeros(IMAGE_SHAPE, np.uint8), False
         return image, True
 
-    random_access = True
-
     def elements(self, indices):
         """The faces of `indices` (positions in the listing); unreadable files are left out."""
         paths, labels = tf.constant([str(p) for p in self.listing.paths]), tf.constant(self.listing.labels)
@@ -107,9 +101,6 @@ class ImageFolderFaces:
 
         decoded = indices.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return decoded.filter(lambda e: e["ok"]).map(lambda e: {"image": e["image"], "label": e["label"]})
-
-    def dataset(self, input_context=None):
-        return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
 
     def load(self):
         """All readable images in memory, as InMemoryFaces (for small folders)."""
@@ -202,7 +193,7 @@ class HeldOutSplit:
 
     def dataset(self, input_context=None):
         if self.random_access:
-            return self.elements(_shard(tf.data.Dataset.range(len(self)), input_context))
+            return RandomAccessFaces.dataset(self, input_context)
         every, validation = self.every, self.validation
         data = self.source.dataset().enumerate()
         data = data.filter(lambda i, e: tf.equal(tf.math.floormod(i, every) == 0, validation))

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from c2fdan_tf.data.random_access import RandomAccessFaces
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 logger = logging.getLogger(__name__)
@@ -52,11 +53,9 @@ def find_record_pack(path):
     return record, index
 
 
-class RecordFileFaces:
+class RecordFileFaces(RandomAccessFaces):
     """The faces of an insightface RecordIO pack (see the module docstring), read at random
-    by offset: `random_access` like the other face sources, so training shuffles it globally."""
-
-    random_access = True
+    by offset: random access like the other face sources, so training shuffles it globally."""
 
     def __init__(self, path):
         found = find_record_pack(path)
@@ -171,12 +170,6 @@ class RecordFileFaces:
 
         decoded = indices.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return decoded.filter(lambda e: e["ok"]).map(lambda e: {"image": e["image"], "label": e["label"]})
-
-    def dataset(self, input_context=None):
-        positions = tf.data.Dataset.range(len(self))
-        if input_context is not None and input_context.num_input_pipelines > 1:
-            positions = positions.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        return self.elements(positions)
 
 
 class _VerificationUnpickler(pickle.Unpickler):
