@@ -14,9 +14,18 @@ FACE_MODELS := face_models
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-web face-models chromium test test-python test-web demo clean
+EMOJI_FONT ?= /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
-setup: $(STAMP) face-models
+.PHONY: setup setup-web face-models chromium emoji-font test test-python test-web demo clean
+
+setup: $(STAMP) face-models emoji-font
+
+# The colour emoji the "emoji" occluders draw (Noto Color Emoji, SIL OFL 1.1), from Debian.
+emoji-font:
+	@test -f $(EMOJI_FONT) || { command -v apt-get >/dev/null && \
+	  { $(SUDO) apt-get install -y --no-install-recommends fonts-noto-color-emoji || \
+	    { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends fonts-noto-color-emoji; }; }; } || \
+	  { echo "error: the emoji occluders need Debian's fonts-noto-color-emoji (or C2FDAN_EMOJI_FONT=/path/to/NotoColorEmoji.ttf)"; exit 1; }
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

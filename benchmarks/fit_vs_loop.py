@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from c2fdan_tf.data.face_sources import synthetic_face_source  # noqa: E402
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer  # noqa: E402
+from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer  # noqa: E402
 from c2fdan_tf.data.pipelines import training_dataset  # noqa: E402
 from c2fdan_tf.precision import policy_scope, resolve_precision  # noqa: E402
 from c2fdan_tf.training.c2fdan import C2FDAN  # noqa: E402

@@ -101,7 +101,7 @@ def test_loss_matches_the_released_training_code():
 
 
 def occluded_batch():
-    from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+    from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
     from c2fdan_tf.data.synthetic_faces import render_faces
 
     synthesizer = OcclusionSynthesizer()

@@ -91,7 +91,7 @@ def test_folder_pipeline_skips_and_reports_bad_files_and_keeps_going(fixture_fol
 
 
 def test_pipeline_gives_float32_rgb_112_training_batches(fixture_folder):
-    from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+    from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
     from c2fdan_tf.data.pipelines import training_dataset
 
     source = ImageFolderFaces(fixture_folder)

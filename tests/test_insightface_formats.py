@@ -13,7 +13,7 @@ from PIL import Image
 
 from c2fdan_tf.data.face_sources import open_face_source
 from c2fdan_tf.data.insightface_formats import RecordFileFaces, RecordFormatError, read_verification_bin
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import training_dataset
 from tests.commands import assert_one_line_error, run_script
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from c2fdan_tf.data import counter_random
-from c2fdan_tf.data.occlusion import (
+from c2fdan_tf.data.occluders.paper import (
     ASPECT_RANGE,
     EYES,
     FORMS,

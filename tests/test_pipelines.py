@@ -11,7 +11,7 @@ import tensorflow as tf
 from c2fdan_tf.data.face_sources import InMemoryFaces, TFRecordFaces, open_face_source, render_synthetic_split
 from c2fdan_tf.data.image_files import read_face_image
 from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions
-from c2fdan_tf.data.occlusion import FORMS, POSITIONS, OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import FORMS, POSITIONS, OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import benchmark_dataset, training_dataset
 from c2fdan_tf.data.tfrecords import write_tfrecords
 from tests.test_image_files import BAD, GOOD, write_fixture_folder

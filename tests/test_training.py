@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from c2fdan_tf.data.face_sources import InMemoryFaces, render_synthetic_split
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import training_dataset
 from c2fdan_tf.losses import LossWeights
 from c2fdan_tf.models import Discriminators, FaceFeatureExtractor, Generator

@@ -1,7 +1,9 @@
-"""The benchmark's occlusions, defined once (paper Sec. IV-A, IV-B).
+"""The benchmarks' occlusions, defined once: the paper's (Sec. IV-A, IV-B) and the wild one.
 
-A `Condition` is one (form, size, position) of the benchmark grid: forms x sizes
-x positions, in the fixed order of `benchmark_conditions()`. The occlusion of
+A `Condition` is one (form, size, position) of a benchmark grid: the paper's forms x sizes
+x positions, in the fixed order of `benchmark_conditions()`, or the wild benchmark's
+families x sizes x positions (`wild_conditions()`, its form a family name), numbered after
+the paper's so the paper's occlusions are those of every earlier release. The occlusion of
 image `i` under condition `c` depends only on (seed, i, c): its random draws
 (colour, aspect, word, jitter, which eye) are keyed by `occlusion_ids`, so the
 same face under the same condition is occluded identically by evaluation,
@@ -14,7 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from c2fdan_tf.data.occlusion import BENCHMARK_SIZES, FORMS, POSITIONS, OcclusionSynthesizer
+from c2fdan_tf.data.occluders.families import WILD_FAMILIES, wild_family
+from c2fdan_tf.data.occluders.family import family_seed
+from c2fdan_tf.data.occluders.paper import BENCHMARK_SIZES, FORMS, POSITIONS, OcclusionSynthesizer
 
 IDS_PER_IMAGE = 1000  # room for every condition's own id under one image
 
@@ -45,9 +49,14 @@ class Condition(NamedTuple):
                 and (position is None or self.position == position))
 
     @property
+    def wild(self):
+        """True for a condition of the wild benchmark (its form is a family's name)."""
+        return self.form in WILD_FAMILIES
+
+    @property
     def index(self):
-        """Position in `benchmark_conditions()`: the condition's part of the occlusion id."""
-        for i, condition in enumerate(benchmark_conditions()):
+        """Position in the paper's conditions then the wild ones: the condition's part of the occlusion id."""
+        for i, condition in enumerate(benchmark_conditions() + wild_conditions()):
             if condition.form == self.form and condition.position == self.position and np.isclose(
                     condition.size, self.size):
                 return i
@@ -63,6 +72,28 @@ def benchmark_conditions(forms=FORMS, sizes=None, positions=POSITIONS):
         for position in POSITIONS
         if form in forms and position in positions and (sizes is None or size in sizes)
     ]
+
+
+def wild_conditions(families=WILD_FAMILIES, sizes=None, positions=POSITIONS):
+    """The wild benchmark's conditions (optionally a subset): every family at both of its
+    sizes at every position, in a fixed order."""
+    unknown = set(families) - set(WILD_FAMILIES)
+    if unknown:
+        raise ValueError(f"Unknown occluder families {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(WILD_FAMILIES)}.")
+    return [
+        Condition(family, size, position)
+        for family in WILD_FAMILIES
+        for size in wild_family_sizes(family)
+        for position in POSITIONS
+        if family in families and position in positions and (sizes is None or size in sizes)
+    ]
+
+
+def wild_family_sizes(family):
+    from c2fdan_tf.data.occluders import families as family_classes
+
+    return next(cls.benchmark_sizes for cls in family_classes._CLASSES if cls.name == family)
 
 
 def middle_size_conditions():
@@ -104,13 +135,34 @@ def occlude_benchmark(images, seed, conditions, image_ids=None, synthesizer=None
         raise ValueError(f"{len(conditions)} conditions for {count} images.")
     indices = np.array([c.index for c in conditions], np.int32)
     image_ids = np.arange(count, dtype=np.int64) if image_ids is None else np.asarray(image_ids, np.int64)
-    parts = {"occluded": [], "mask": [], "ground_truth": []}
-    for start in range(0, count, batch_size):
-        chunk = slice(start, start + batch_size)
-        params = benchmark_parameters(synthesizer, seed, image_ids[chunk], indices[chunk])
-        example = synthesizer.occlude(tf.constant(images[chunk]), params)
-        for key in parts:
-            parts[key].append(example[key].numpy())
     if not count:
-        return {key: np.zeros((0, 112, 112, 1 if key == "mask" else 3), np.float32) for key in parts}
-    return {key: np.concatenate(values) for key, values in parts.items()}
+        return {key: np.zeros((0, 112, 112, 1 if key == "mask" else 3), np.float32)
+                for key in ("occluded", "mask", "ground_truth")}
+    out = {"occluded": np.zeros(images.shape, np.float32), "mask": np.zeros((count, 112, 112, 1), np.float32),
+           "ground_truth": np.zeros(images.shape, np.float32)}
+    wild = np.array([c.wild for c in conditions])
+    for start in range(0, count, batch_size):
+        chunk = np.arange(start, min(start + batch_size, count))
+        paper = chunk[~wild[chunk]]
+        if len(paper):
+            params = benchmark_parameters(synthesizer, seed, image_ids[paper], indices[paper])
+            example = synthesizer.occlude(tf.constant(images[paper]), params)
+            for key in out:
+                out[key][paper] = example[key].numpy()
+        for condition in {conditions[i] for i in chunk[wild[chunk]]}:
+            rows = np.array([i for i in chunk if conditions[i] == condition])
+            occluded, mask, truth = occlude_wild(images[rows], seed, condition, image_ids[rows])
+            out["occluded"][rows], out["mask"][rows], out["ground_truth"][rows] = occluded, mask, truth
+    return out
+
+
+def occlude_wild(images, seed, condition, image_ids):
+    """(occluded, mask, ground truth) float32 NumPy arrays of images under one wild condition."""
+    faces = tf.constant(images)
+    faces = tf.cast(faces, tf.float32) / 255.0 if faces.dtype == tf.uint8 else tf.cast(faces, tf.float32)
+    family = wild_family(condition.form)
+    ids = occlusion_ids(tf.constant(image_ids), tf.fill([len(image_ids)], condition.index))
+    params = family.parameters(family_seed(seed, condition.form), ids, condition.size,
+                               POSITIONS.index(condition.position))
+    occluded, mask = family.render(faces, params)
+    return occluded.numpy(), mask.numpy(), faces.numpy()

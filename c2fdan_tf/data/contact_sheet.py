@@ -20,7 +20,7 @@ def contact_sheet(split="train", identities=8, images=6, seed=0, occluded=False)
     if occluded:
         import tensorflow as tf
 
-        from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+        from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 
         synthesizer = OcclusionSynthesizer()
         params = synthesizer.training_parameters(seed, tf.range(len(faces), dtype=tf.int64))

@@ -5,7 +5,9 @@ Elements are dicts of batched tensors:
     mask (B, 112, 112, 1) float32 in {0, 1}        M_gt, 1 = occluded
     ground_truth (B, 112, 112, 3) float32          I_gt
     label (B,) int32                               identity (-1 if unknown)
-    form, size, position, color, word              occlusion metadata
+    form, size, position                           occlusion metadata (the paper's
+                                                   occluders alone add color and word;
+                                                   form >= 2: a wild family, `families`)
 The benchmark adds image_index and condition (index into `benchmark_conditions()`).
 """
 
@@ -70,7 +72,7 @@ def shuffled_faces(source, seed, start=0, shuffle_buffer=8192, repeat=True, resh
 
 def training_dataset(
     source,
-    synthesizer,
+    synthesizer,  # the paper's `OcclusionSynthesizer` or a mix (`families.training_occluders`)
     batch_size,
     seed=0,
     shuffle_buffer=8192,
@@ -99,8 +101,9 @@ def training_dataset(
     def occlude(batch_number, batch):
         first = (batch_number * batch_size) * pipelines + pipeline
         ids = first + tf.range(batch_size, dtype=tf.int64) * pipelines
-        params = synthesizer.training_parameters(seed, ids)
-        return _example(synthesizer, batch["image"], batch["label"], params)
+        example = synthesizer.training_batch(batch["image"], seed, ids)
+        example["label"] = batch["label"]
+        return example
 
     batches = batches.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from c2fdan_tf.data.benchmark_occlusions import Condition, middle_size_conditions
-from c2fdan_tf.data.occlusion import BENCHMARK_SIZES, FORMS, POSITIONS
+from c2fdan_tf.data.occluders.paper import BENCHMARK_SIZES, FORMS, POSITIONS
 from c2fdan_tf.evaluation.methods import LABELS, REGISTRY
 
 PAPER_REFERENCE = (

@@ -6,7 +6,7 @@ from tqdm import tqdm
 from c2fdan_tf import image_metrics
 from c2fdan_tf.console import bars_disabled
 from c2fdan_tf.data.benchmark_occlusions import Condition
-from c2fdan_tf.data.occlusion import FORMS, POSITIONS
+from c2fdan_tf.data.occluders.paper import FORMS, POSITIONS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.data.face_sources import default_cache_dir
 from c2fdan_tf.evaluation.benchmark_data import PAIR_ID_OFFSET, synthesize_conditions

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions, occlude_benchmark
 from c2fdan_tf.data.face_sources import ImageFolderFaces, synthetic_face_source
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 
 
 def occluded_faces(data, split, count, seed, benchmark):

@@ -5,7 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from c2fdan_tf import image_metrics
-from c2fdan_tf.data.occlusion import TEXT
+from c2fdan_tf.data.occluders.paper import TEXT
 from c2fdan_tf.losses import discriminator_loss, generator_loss
 from c2fdan_tf.training.stage import GeneratorStage
 

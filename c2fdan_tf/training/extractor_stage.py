@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from c2fdan_tf.data.face_sources import HeldOutSplit
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import identity_dataset, shuffled_faces
 from c2fdan_tf.evaluation import recognition
 from c2fdan_tf.models.checkpoints import load_extractor

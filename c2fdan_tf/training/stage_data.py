@@ -1,7 +1,7 @@
 """The faces a stage trains and validates on, from the data config."""
 
 from c2fdan_tf.data.face_sources import HeldOutSplit, open_face_source
-from c2fdan_tf.data.occlusion import OcclusionSynthesizer
+from c2fdan_tf.data.occluders.families import training_occluders
 from c2fdan_tf.data.pipelines import training_dataset
 
 
@@ -51,7 +51,7 @@ def occluded_batches(data, schedule):
     occlusion numbering at its start batch."""
     train_source, val_source = training_and_validation(data)
     steps = steps_per_epoch(schedule, train_source)
-    synthesizer = OcclusionSynthesizer()
+    synthesizer = training_occluders(data.occluders)
 
     def train_data(start_batch):
         return training_dataset(train_source, synthesizer, schedule.batch_size, data.seed, start_batch=start_batch)

@@ -71,7 +71,7 @@ def make_model(path, face, given_mask_path):
 def make_face(path):
     import tensorflow as tf
 
-    from c2fdan_tf.data.occlusion import EYES, RECTANGLE, OcclusionSynthesizer
+    from c2fdan_tf.data.occluders.paper import EYES, RECTANGLE, OcclusionSynthesizer
     from c2fdan_tf.data.synthetic_faces import SPLIT_OFFSETS, render_faces
 
     face = render_faces(0, [SPLIT_OFFSETS["eval"] + 3], [0])

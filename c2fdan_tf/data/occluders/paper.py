@@ -18,53 +18,25 @@ Randomness is counter-based (`counter_random`), so a seed gives bit-identical
 occlusions on every run and machine. This module knows nothing of the model.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from c2fdan_tf.data import counter_random
+from c2fdan_tf.data.occluders import placement
+from c2fdan_tf.data.occluders.placement import (  # noqa: F401 (the paper's names, imported from here)
+    EYES, INNER_FACE_SCALE, MOUTH, NOSE, OUTSIDE, POSITIONS, RANDOM_POSITION)
 from c2fdan_tf.data.text_glyphs import build_glyph_bank, load_words
-from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE, LANDMARKS
+from c2fdan_tf.face_template import IMAGE_SIZE
 
 FORMS = ("rectangle", "text")
 RECTANGLE, TEXT = 0, 1
-POSITIONS = ("mouth", "nose", "eyes", "outside")
-MOUTH, NOSE, EYES, OUTSIDE = 0, 1, 2, 3
-RANDOM_POSITION = -1
 BENCHMARK_SIZES = {"rectangle": (0.05, 0.10, 0.15), "text": (0.1, 0.3, 0.5)}
 TRAINING_SIZE_RANGES = {"rectangle": (0.01, 0.15), "text": (0.05, 0.5)}
 ASPECT_RANGE = (0.5, 2.0)
 
-# Random streams: one per quantity, so quantities never share random numbers.
-_S_FORM, _S_SIZE, _S_ASPECT, _S_WORD, _S_FLIP, _S_EYE = range(6)
+# Random streams: one per quantity, so quantities never share random numbers (the
+# placement's, 5 and from 20 on, are in `placement`).
+_S_FORM, _S_SIZE, _S_ASPECT, _S_WORD, _S_FLIP = range(5)
 _S_COLOR = 10  # 10, 11, 12
-_S_JITTER = 20  # 20, 21
-_S_CANDIDATE = 30  # 30 .. 30 + 2 * _OUTSIDE_CANDIDATES
-_OUTSIDE_CANDIDATES = 24
-# Benchmark centres are jittered by up to this many pixels around the landmark.
-_JITTER = {MOUTH: 3.0, NOSE: 3.0, EYES: 2.0}
-# "Outside": the occluder's centre lies outside the face ellipse and a rectangle
-# does not reach the inner face (the ellipse scaled by this factor).
-INNER_FACE_SCALE = 0.6
-
-
-def _mean_landmark(*names):
-    ys = [LANDMARKS[n][1] for n in names]
-    xs = [LANDMARKS[n][0] for n in names]
-    return float(np.mean(ys)), float(np.mean(xs))
-
-
-_ANCHORS = {
-    MOUTH: _mean_landmark("left_mouth", "right_mouth"),
-    NOSE: _mean_landmark("nose"),
-    "left_eye": _mean_landmark("left_eye"),
-    "right_eye": _mean_landmark("right_eye"),
-}
-
-
-def _ellipse_radius2(y, x, scale=1.0):
-    """Squared normalised distance to the face ellipse's centre (1 = on it)."""
-    cy, cx, ry, rx = FACE_ELLIPSE
-    return ((y - cy) / (ry * scale)) ** 2 + ((x - cx) / (rx * scale)) ** 2
 
 
 class OcclusionSynthesizer:
@@ -129,7 +101,7 @@ class OcclusionSynthesizer:
         is_rect = form == RECTANGLE
         extent_h = tf.where(is_rect, rect_h, text_h)
         extent_w = tf.where(is_rect, rect_w, text_w)
-        center_y, center_x = self._centers(seed, ids, position, is_rect, extent_h, extent_w)
+        center_y, center_x = placement.centers(seed, ids, position, is_rect, extent_h, extent_w)
         color = tf.stack(
             [counter_random.uniform(seed, _S_COLOR + c, ids) for c in range(3)], axis=-1
         )
@@ -144,62 +116,6 @@ class OcclusionSynthesizer:
             "word": word,
             "color": color,
         }
-
-    def _centers(self, seed, ids, position, is_rect, extent_h, extent_w):
-        jitter_y = counter_random.uniform(seed, _S_JITTER, ids, -1.0, 1.0)
-        jitter_x = counter_random.uniform(seed, _S_JITTER + 1, ids, -1.0, 1.0)
-        right_eye = counter_random.uniform(seed, _S_EYE, ids) < 0.5
-        eye_y = tf.where(right_eye, _ANCHORS["right_eye"][0], _ANCHORS["left_eye"][0])
-        eye_x = tf.where(right_eye, _ANCHORS["right_eye"][1], _ANCHORS["left_eye"][1])
-        outside_y, outside_x = self._outside_centers(seed, ids, is_rect, extent_h, extent_w)
-        random_y = counter_random.uniform(seed, _S_CANDIDATE, ids, 0.0, IMAGE_SIZE)
-        random_x = counter_random.uniform(seed, _S_CANDIDATE + 1, ids, 0.0, IMAGE_SIZE)
-
-        def pick(mouth, nose, eyes, outside, random):
-            return tf.where(
-                position == MOUTH, mouth,
-                tf.where(position == NOSE, nose,
-                         tf.where(position == EYES, eyes,
-                                  tf.where(position == OUTSIDE, outside, random))))
-
-        center_y = pick(
-            _ANCHORS[MOUTH][0] + _JITTER[MOUTH] * jitter_y,
-            _ANCHORS[NOSE][0] + _JITTER[NOSE] * jitter_y,
-            eye_y + _JITTER[EYES] * jitter_y,
-            outside_y,
-            random_y,
-        )
-        center_x = pick(
-            _ANCHORS[MOUTH][1] + _JITTER[MOUTH] * jitter_x,
-            _ANCHORS[NOSE][1] + _JITTER[NOSE] * jitter_x,
-            eye_x + _JITTER[EYES] * jitter_x,
-            outside_x,
-            random_x,
-        )
-        return center_y, center_x
-
-    def _outside_centers(self, seed, ids, is_rect, extent_h, extent_w):
-        """First of several candidate centres outside the face (rejection sampling)."""
-        ys = tf.stack(
-            [counter_random.uniform(seed, _S_CANDIDATE + 2 * k, ids, 0.0, IMAGE_SIZE)
-             for k in range(_OUTSIDE_CANDIDATES)], axis=-1)
-        xs = tf.stack(
-            [counter_random.uniform(seed, _S_CANDIDATE + 2 * k + 1, ids, 0.0, IMAGE_SIZE)
-             for k in range(_OUTSIDE_CANDIDATES)], axis=-1)
-        outside = _ellipse_radius2(ys, xs) > 1.0
-        # The rectangle's point nearest the face centre stays out of the inner face.
-        cy, cx = FACE_ELLIPSE[0], FACE_ELLIPSE[1]
-        half_h, half_w = extent_h[:, None] / 2.0, extent_w[:, None] / 2.0
-        near_y = tf.clip_by_value(tf.fill(tf.shape(ys), cy), ys - half_h, ys + half_h)
-        near_x = tf.clip_by_value(tf.fill(tf.shape(xs), cx), xs - half_w, xs + half_w)
-        clear = _ellipse_radius2(near_y, near_x, INNER_FACE_SCALE) > 1.0
-        ok = tf.logical_and(outside, tf.logical_or(~is_rect[:, None], clear))
-        # Fallback, if no candidate qualifies: the top-left corner.
-        ok = tf.concat([ok, tf.ones_like(ok[:, :1])], axis=-1)
-        ys = tf.concat([ys, tf.fill(tf.shape(ys[:, :1]), 0.0)], axis=-1)
-        xs = tf.concat([xs, tf.fill(tf.shape(xs[:, :1]), 0.0)], axis=-1)
-        first = tf.argmax(tf.cast(ok, tf.int32), axis=-1, output_type=tf.int32)
-        return (tf.gather(ys, first, batch_dims=1), tf.gather(xs, first, batch_dims=1))
 
     # ------------------------------------------------------------------ rendering
 
@@ -244,6 +160,14 @@ class OcclusionSynthesizer:
         return tf.logical_and(inside, coverage >= 128)
 
     # ------------------------------------------------------------------ Eq. 1
+
+    def training_batch(self, faces, seed, ids):
+        """Random training occlusions (flip included) of a batch: "occluded", "mask",
+        "ground_truth" and the metadata "form", "size", "position", "color", "word"."""
+        params = self.training_parameters(seed, ids)
+        example = self.occlude(faces, params)
+        example.update({key: params[key] for key in ("form", "size", "position", "color", "word")})
+        return example
 
     def occlude(self, faces, params):
         """Flips the faces where `params["flip"]`, then applies Eq. 1.

@@ -1,0 +1,117 @@
+"""The wild occluder families by name, and the training mix of them with the paper's.
+
+A mix is a probability per family ("paper" = the paper's rectangles and words, Eq. 1):
+every training image gets one family, drawn from (seed, image id), then that family's
+random occluder. The batch is split by family (`tf.dynamic_partition`), so each image pays
+only for its own family's drawing. `form` in the batches says which: 0 / 1 the paper's
+rectangle / text, 2 + k the k-th of WILD_FAMILIES.
+"""
+
+import functools
+
+import tensorflow as tf
+
+from c2fdan_tf.data import counter_random
+from c2fdan_tf.data.occluders.family import family_seed
+from c2fdan_tf.data.occluders.objects import Objects, TexturedFills
+from c2fdan_tf.data.occluders.paper import RANDOM_POSITION, OcclusionSynthesizer
+from c2fdan_tf.data.occluders.stickers import Emoji, Sticker
+from c2fdan_tf.data.occluders.strokes import Strokes
+from c2fdan_tf.data.occluders.subtitles import Subtitles
+from c2fdan_tf.data.occluders.watermarks import TiledWatermark, Watermark
+
+PAPER = "paper"
+_CLASSES = (Subtitles, Watermark, TiledWatermark, Emoji, Sticker, Strokes, Objects, TexturedFills)
+WILD_FAMILIES = tuple(cls.name for cls in _CLASSES)
+FIRST_WILD_FORM = 2
+# The `small` preset's mix: half the paper's occluders (Table I's case keeps its share),
+# half the wild ones, subtitles (the paper's motivating case) the most.
+WILD_MIX = "paper:0.5,subtitle:0.12,watermark:0.06,tiled_watermark:0.04,emoji:0.06,sticker:0.04,stroke:0.06," \
+           "object:0.06,textured:0.06"
+_S_CHOICE, _S_SIZE = 90, 91  # of the mix's own draws (the paper's flip is its stream 4)
+
+
+@functools.lru_cache(maxsize=None)
+def wild_family(name):
+    """The family named `name` (its sprite banks built once per process)."""
+    for cls in _CLASSES:
+        if cls.name == name:
+            return cls()
+    raise ValueError(f"Unknown occluder family {name!r}; choose from {', '.join(WILD_FAMILIES)}.")
+
+
+def parse_mix(text):
+    """{family: probability} of "paper:0.5,subtitle:0.2,..." (normalised; "paper" alone: {paper: 1})."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        name, _, weight = part.partition(":")
+        name = name.strip()
+        if name != PAPER and name not in WILD_FAMILIES:
+            raise ValueError(f"Unknown occluder family {name!r} in {text!r}; choose from "
+                             f"{', '.join((PAPER,) + WILD_FAMILIES)}.")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise ValueError(f"{part!r} in {text!r} is not family:probability.") from None
+        if value < 0:
+            raise ValueError(f"A negative probability for {name} in {text!r}.")
+        mix[name] = mix.get(name, 0.0) + value
+    total = sum(mix.values())
+    if total <= 0:
+        raise ValueError(f"The occluder mix {text!r} gives no family a probability.")
+    return {name: value / total for name, value in mix.items() if value > 0}
+
+
+def training_occluders(mix_text="paper", words=None):
+    """The paper's synthesizer for "paper" alone (Table I's reproduction: bit-identical to
+    the earlier releases' batches), else a `MixedOccluders`."""
+    mix = parse_mix(mix_text)
+    if set(mix) == {PAPER}:
+        return OcclusionSynthesizer(words)
+    return MixedOccluders(mix, words)
+
+
+class MixedOccluders:
+    """The training occluders of a mix; `training_batch` as `OcclusionSynthesizer`'s."""
+
+    def __init__(self, mix, words=None):
+        self.mix = dict(mix)
+        self.paper = OcclusionSynthesizer(words)
+        self.members = list(self.mix)
+        self.families = {name: wild_family(name) for name in self.members if name != PAPER}
+
+    def training_batch(self, faces, seed, ids):
+        """Flipped faces (the paper's flip), each occluded by its family's random occluder:
+        "occluded", "mask", "ground_truth", "form", "size", "position"."""
+        ids = tf.convert_to_tensor(ids, tf.int64)
+        if faces.dtype == tf.uint8:
+            faces = tf.cast(faces, tf.float32) / 255.0
+        faces = tf.cast(faces, tf.float32)
+        flip = self.paper.training_parameters(seed, ids)["flip"]
+        faces = tf.where(flip[:, None, None, None], tf.reverse(faces, axis=[2]), faces)
+        edges = tf.constant([sum(self.mix[m] for m in self.members[: k + 1]) for k in range(len(self.members) - 1)],
+                            tf.float32)
+        unit = counter_random.uniform(seed, _S_CHOICE, ids)
+        choice = tf.reduce_sum(tf.cast(unit[:, None] >= edges[None, :], tf.int32), axis=-1)
+        positions = tf.dynamic_partition(tf.range(tf.shape(ids)[0]), choice, len(self.members))
+        parts = {key: [] for key in ("occluded", "mask", "form", "size", "position")}
+        for member, where in zip(self.members, positions):
+            member_ids, member_faces = tf.gather(ids, where), tf.gather(faces, where)
+            if member == PAPER:
+                params = self.paper.training_parameters(seed, member_ids)
+                mask = self.paper.render_masks(params)
+                occluded = (1.0 - mask) * member_faces + mask * params["color"][:, None, None, :]  # Eq. 1
+                form, size, position = params["form"], params["size"], params["position"]
+            else:
+                family = self.families[member]
+                low, high = family.training_sizes
+                size = counter_random.uniform(seed, _S_SIZE, member_ids, low, high)
+                position = tf.fill(tf.shape(member_ids), RANDOM_POSITION)
+                params = family.parameters(family_seed(seed, member), member_ids, size, position)
+                occluded, mask = family.render(member_faces, params)
+                form = tf.fill(tf.shape(member_ids), FIRST_WILD_FORM + WILD_FAMILIES.index(member))
+            for key, value in zip(parts, (occluded, mask, form, size, position)):
+                parts[key].append(value)
+        example = {key: tf.dynamic_stitch(positions, values) for key, values in parts.items()}
+        example["ground_truth"] = faces
+        return example

@@ -1,0 +1,54 @@
+"""What every wild occluder family provides (the paper's occluders are `paper.py`)."""
+
+import zlib
+
+import tensorflow as tf
+
+from c2fdan_tf.data import counter_random
+
+# Each family's own random streams start here (placement uses 5 and 20-77).
+S_FAMILY = 100
+
+
+def family_seed(seed, name):
+    """The seed of one family's draws: independent of the paper's and of the other families'."""
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) & 0x7FFFFFFF
+
+
+def pick(seed, stream, ids, choices, weights):
+    """One of `choices` (a float32 list or a (K, 3) colour table) per id, with `weights`."""
+    total = float(sum(weights))
+    edges = tf.constant([sum(weights[: k + 1]) / total for k in range(len(weights) - 1)], tf.float32)
+    unit = counter_random.uniform(seed, stream, ids)
+    index = tf.reduce_sum(tf.cast(unit[:, None] >= edges[None, :], tf.int32), axis=-1)
+    return tf.gather(tf.constant(choices, tf.float32), index)
+
+
+def chance(seed, stream, ids, probability):
+    return counter_random.uniform(seed, stream, ids) < probability
+
+
+def random_colors(seed, stream, ids):
+    """A uniformly random RGB colour per id (streams stream .. stream + 2)."""
+    return tf.stack([counter_random.uniform(seed, stream + c, ids) for c in range(3)], axis=-1)
+
+
+class WildFamily:
+    """An occluder family beside the paper's.
+
+    `size` is the family's own size measure (named in `size_name`), drawn from
+    `training_sizes` in training and one of `benchmark_sizes` in the wild benchmark.
+    `parameters(seed, ids, size, position)` draws everything else from (seed, id) only;
+    `render(faces, params)` returns (occluded, mask) with the mask = the changed pixels.
+    """
+
+    name = ""
+    size_name = ""
+    training_sizes = (0.0, 1.0)
+    benchmark_sizes = ()
+
+    def parameters(self, seed, ids, size, position):
+        raise NotImplementedError
+
+    def render(self, faces, params):
+        raise NotImplementedError

@@ -1,0 +1,76 @@
+"""Free-form brush strokes and scribbles, after DeepFill v2's free-form masks (Yu et al.,
+"Free-Form Image Inpainting with Gated Convolution", ICCV 2019, Alg. 1): a random walk of
+3-8 vertices, each step turning by a random angle and running a random length, drawn with a
+round brush. Size: the brush width as a share of the face (thin scribbles at 0.015, broad
+strokes at 0.12); a flat colour or a gradient. The stroke's coverage is anti-aliased (the
+distance to the polyline against the brush radius), all in graph ops.
+"""
+
+import math
+
+import tensorflow as tf
+
+from c2fdan_tf.data import counter_random
+from c2fdan_tf.data.occluders import compositing, placement
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, chance, random_colors
+from c2fdan_tf.face_template import IMAGE_SIZE
+
+MAX_SEGMENTS = 8
+MAX_TURN = 2.2  # radians per vertex
+LENGTH_RANGE = (0.08, 0.25)  # of the image, per segment
+_S_SEGMENTS, _S_HEADING, _S_WIDTH, _S_GRADIENT, _S_ANGLE = (S_FAMILY + k for k in (0, 1, 2, 3, 4))
+_S_COLOR, _S_COLOR2 = S_FAMILY + 5, S_FAMILY + 8
+_S_TURN, _S_LENGTH = S_FAMILY + 20, S_FAMILY + 40
+
+
+class Strokes(WildFamily):
+    name = "stroke"
+    size_name = "brush width / face"
+    training_sizes = (0.015, 0.12)
+    benchmark_sizes = (0.03, 0.08)
+
+    def parameters(self, seed, ids, size, position):
+        ids = tf.convert_to_tensor(ids, tf.int64)
+        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        segments = 3 + counter_random.randint(seed, _S_SEGMENTS, ids, MAX_SEGMENTS - 2)
+        heading = counter_random.uniform(seed, _S_HEADING, ids, 0.0, 2 * math.pi)
+        turns = tf.stack([counter_random.uniform(seed, _S_TURN + k, ids, -MAX_TURN, MAX_TURN)
+                          for k in range(MAX_SEGMENTS)], axis=-1)
+        lengths = tf.stack([counter_random.uniform(seed, _S_LENGTH + k, ids, *LENGTH_RANGE)
+                            for k in range(MAX_SEGMENTS)], axis=-1) * IMAGE_SIZE
+        angles = heading[:, None] + tf.cumsum(turns, axis=-1)
+        steps_y, steps_x = lengths * tf.sin(angles), lengths * tf.cos(angles)
+        zero = tf.zeros_like(steps_y[:, :1])
+        ys = tf.concat([zero, tf.cumsum(steps_y, axis=-1)], axis=-1)  # (B, MAX_SEGMENTS + 1) vertices
+        xs = tf.concat([zero, tf.cumsum(steps_x, axis=-1)], axis=-1)
+        used = tf.range(MAX_SEGMENTS + 1)[None, :] <= segments[:, None]
+        big = tf.constant(1e6)
+
+        def middle(values):
+            return (tf.reduce_max(tf.where(used, values, -big), -1) + tf.reduce_min(tf.where(used, values, big), -1)) / 2
+
+        extent_h = tf.reduce_max(tf.where(used, ys, -big), -1) - tf.reduce_min(tf.where(used, ys, big), -1)
+        extent_w = tf.reduce_max(tf.where(used, xs, -big), -1) - tf.reduce_min(tf.where(used, xs, big), -1)
+        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
+        center_y, center_x = placement.centers(seed, ids, position, tf.zeros(tf.shape(ids), tf.bool), extent_h,
+                                               extent_w)
+        color = random_colors(seed, _S_COLOR, ids)
+        color_end = tf.where(chance(seed, _S_GRADIENT, ids, 0.4)[:, None], random_colors(seed, _S_COLOR2, ids), color)
+        return {"ys": ys - middle(ys)[:, None] + center_y[:, None], "xs": xs - middle(xs)[:, None] + center_x[:, None],
+                "segments": segments, "width": size * IMAGE_SIZE, "color": color, "color_end": color_end,
+                "color_angle": counter_random.uniform(seed, _S_ANGLE, ids, 0.0, 2 * math.pi),
+                "size": size, "position": position}
+
+    def render(self, faces, params):
+        rows, cols = compositing.pixel_grid()
+        rows, cols = rows[..., None], cols[..., None]  # (1, H, 1, 1), (1, 1, W, 1): segments last
+        y0, x0 = params["ys"][:, None, None, :-1], params["xs"][:, None, None, :-1]
+        dy, dx = params["ys"][:, None, None, 1:] - y0, params["xs"][:, None, None, 1:] - x0
+        t = tf.clip_by_value(tf.math.divide_no_nan((rows - y0) * dy + (cols - x0) * dx, dy * dy + dx * dx), 0.0, 1.0)
+        distance = tf.sqrt((rows - y0 - t * dy) ** 2 + (cols - x0 - t * dx) ** 2)
+        used = tf.range(MAX_SEGMENTS)[None, None, None, :] < params["segments"][:, None, None, None]
+        distance = tf.reduce_min(tf.where(used, distance, 1e6), axis=-1)
+        alpha = tf.clip_by_value(params["width"][:, None, None] / 2 + 0.5 - distance, 0.0, 1.0)[..., None]
+        rows2, cols2 = compositing.pixel_grid()
+        fill = compositing.gradient_fill(params["color"], params["color_end"], params["color_angle"], rows2, cols2)
+        return compositing.composite(faces, [(alpha, alpha * fill)])
