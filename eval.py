@@ -44,6 +44,10 @@ _LANDMARKS = flags.DEFINE_bool("landmarks", True, "Reconstruction: the landmark 
                                 "68-point net (README, 'Pretrained face models').")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
 _DATA = flags.DEFINE_string("data", "synth", "synth (held-out synthetic identities) or a folder with identity sub-folders.")
+_BENCHMARK = flags.DEFINE_list("benchmark", ["paper", "wild"],
+                                "paper: the paper's occlusions under every protocol (Table I); wild: the "
+                                "reconstruction protocol on the wild occluder families (into OUT/wild/).")
+_WILD_IMAGES = flags.DEFINE_integer("wild_images", None, "Wild benchmark: use the first N gallery faces (default all).")
 _PROTOCOL = flags.DEFINE_list("protocol", ["reconstruction", "identification", "verification"], "Protocols to run.")
 _OUT = flags.DEFINE_string("out", None, "Output folder.")
 _MAX_DISTRACTORS = flags.DEFINE_integer("max_distractors", None, "Use at most this many distractors.")
@@ -207,6 +211,11 @@ def main(argv):
         unknown = set(_PROTOCOL.value) - set(PROTOCOLS)
         if unknown:
             raise ValueError(f"Unknown protocol(s) {', '.join(sorted(unknown))}; choose from {', '.join(PROTOCOLS)}.")
+        from c2fdan_tf.evaluation.wild import BENCHMARKS, TABLE_METHODS, evaluate_wild, write_wild_report
+
+        unknown = set(_BENCHMARK.value) - set(BENCHMARKS)
+        if unknown or not _BENCHMARK.value:
+            raise ValueError(f"Unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}.")
         methods = check_methods(_METHODS.value or METHODS)
         checkpoints = _CHECKPOINT.value
         policy, reason = resolve_precision(_PRECISION.value)
@@ -241,9 +250,7 @@ def main(argv):
             # The baselines do not depend on the checkpoint: evaluate them once.
             run_methods = methods if i == 0 else needing_generator(methods)
             cache = {"default": "default", "none": None}.get(_DISTRACTOR_CACHE.value, _DISTRACTOR_CACHE.value)
-            report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
-                              landmarker=landmarker, coarse_stage1=coarse_stage1, bvmr=bvmr,
-                              occlusion_robust_extractor=extractor_occ, distractor_cache=cache)
+            out = Path(_OUT.value) / checkpoint_name(path) if ablation else Path(_OUT.value)
             metadata = {
                 "checkpoint": {"path": path, "sha256": file_sha256(path), "config": generator.get_config(),
                                "description": describe_checkpoint(path)},
@@ -254,9 +261,20 @@ def main(argv):
                 "protocols": list(_PROTOCOL.value),
                 "precision": policy,
                 "command": " ".join(sys.argv),
-                "seconds": time.time() - start,
             }
-            out = Path(_OUT.value) / checkpoint_name(path) if ablation else Path(_OUT.value)
+            if "wild" in _BENCHMARK.value:
+                wild_methods = [m for m in run_methods if m in TABLE_METHODS]
+                wild = evaluate_wild(generator, benchmark, _SEED.value, wild_methods, _WILD_IMAGES.value,
+                                     coarse_stage1=coarse_stage1, bvmr=bvmr)
+                wild_md = write_wild_report(wild, out / "wild", {**metadata, "protocols": ["reconstruction"],
+                                                                 "seconds": time.time() - start})
+                print(wild_md.read_text())
+            if "paper" not in _BENCHMARK.value:
+                continue
+            report = evaluate(generator, extractor, benchmark, _PROTOCOL.value, run_methods, _MAX_DISTRACTORS.value,
+                              landmarker=landmarker, coarse_stage1=coarse_stage1, bvmr=bvmr,
+                              occlusion_robust_extractor=extractor_occ, distractor_cache=cache)
+            metadata["seconds"] = time.time() - start
             path_md = write_report(report, run_methods, out, metadata)
             for name, pairs in further_sets:  # every further verification set: a report of its own
                 verified = dataclasses.replace(benchmark, pairs=pairs, name=f"verification: {name}")
@@ -269,7 +287,7 @@ def main(argv):
             if not ablation:
                 print(markdown_table(report["summary"], run_methods))
                 print(f"Report: {path_md} ({time.time() - start:.0f} s)")
-        if ablation:
+        if ablation and rows:
             table = ablation_table(rows)
             (Path(_OUT.value) / "ablation.md").write_text(table + "\n")
             print(table)

@@ -24,10 +24,13 @@ from PIL import Image
 
 from c2fdan_tf.console import fit_verbosity
 from c2fdan_tf.data.benchmark_occlusions import middle_size_conditions
-from c2fdan_tf.evaluation.benchmark_data import synthetic_benchmark
+from c2fdan_tf.data.face_sources import synthetic_face_source
+from c2fdan_tf.evaluation.benchmark_data import Benchmark, synthetic_benchmark
 from c2fdan_tf.evaluation.methods import LABELS, METHODS
 from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_report
 from c2fdan_tf.evaluation.runner import evaluate
+from c2fdan_tf.evaluation.wild import TABLE_METHODS as WILD_METHODS, evaluate_wild, family_table, write_wild_report
+from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.export.calibration import occluded_faces
 from c2fdan_tf.export.exporter import FORMATS, export_artifacts
 from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_generator, load_motif_removal
@@ -47,6 +50,7 @@ class EvaluationSize:
     images_per_identity: int = 5
     distractors: int = 1000
     verification_pairs: int = 300
+    wild_images: int = 60  # the wild benchmark's faces (x 64 conditions): the first of the gallery
 
 
 def _log_step(log, text):
@@ -77,9 +81,41 @@ MASK_IOU_TARGET = 0.85
 FINE_OVER_COARSE_DB = 1.0
 TEXT_RESIDUAL_TARGET = 0.15
 REDRAWN_POSITIONS = ("eyes", "mouth")
+# The wild benchmark's targets (issue 29) and the paper's case it must not cost: the previous
+# release's demo on the paper's benchmark (mask IoU 0.877, PSNR 30.82 dB) less 0.02 / 0.2 dB.
+WILD_MASK_IOU_TARGET = 0.80
+WILD_LEFT_TARGET = 0.20
+WILD_LEFT_FAMILIES = ("subtitle", "watermark", "tiled_watermark")
+PAPER_BEFORE_WILD = {"mask_iou": 0.877 - 0.02, "psnr": 30.82 - 0.2}
+CLEAN_MASK_SHARE_TARGET = 0.001
 
 
-def quality_targets(summary):
+def wild_targets(wild, paper_summary):
+    """The wild benchmark's targets: every family's mask found, subtitles and watermarks gone,
+    C2FDAN ahead of Telea given its mask; the paper's case kept; clean faces left alone."""
+    final, telea = wild["summary"]["c2fdan"], wild["summary"]["telea_predicted_mask"]
+    checks = {}
+    for family in WILD_FAMILIES:
+        iou = final["mask_iou"].get(family)
+        if iou is not None:
+            checks[f"wild {family}: mask_iou >= {WILD_MASK_IOU_TARGET}"] = (iou, iou >= WILD_MASK_IOU_TARGET)
+    for family in WILD_LEFT_FAMILIES:
+        left = final.get("occluder_residual", {}).get(family)
+        if left is not None:
+            checks[f"wild {family}: left <= {WILD_LEFT_TARGET}"] = (left, left <= WILD_LEFT_TARGET)
+    gap = final["psnr"]["average"] - telea["psnr"]["average"]
+    checks["wild: psnr >= Telea (predicted mask)"] = (gap, gap >= 0)
+    for metric, floor in PAPER_BEFORE_WILD.items():
+        value = paper_summary["c2fdan"][metric]["average"]
+        checks[f"paper: {metric} >= {floor:.3f} (the release before the wild occluders, less the margin)"] = (
+            value, value >= floor)
+    share = wild["clean"]["mask_share"]
+    checks[f"clean faces: mask on < {100 * CLEAN_MASK_SHARE_TARGET:g} % of pixels"] = (
+        share, share < CLEAN_MASK_SHARE_TARGET)
+    return checks
+
+
+def quality_targets(summary, wild=None):
     """The main job's targets on the synthetic benchmark, from the report summary: its own
     (the demo-quality ones: a mask IoU, fine over coarse, beating Telea given the predicted mask
     in PSNR and TPIR@1, little of the words left, eyes and mouth redrawn), and the paper's
@@ -126,6 +162,8 @@ def quality_targets(summary):
     if all("landmark_nme" in entry for entry in (occluded, final)):
         gain = average(occluded, "landmark_nme") - average(final, "landmark_nme")
         checks["landmark error: C2FDAN < occluded"] = (gain, gain > 0)
+    if wild is not None:
+        checks.update(wild_targets(wild, summary))
     return {name: {"value": float(value), "met": bool(met)} for name, (value, met) in checks.items()}
 
 
@@ -216,6 +254,25 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     summary = summaries["project"]
     timings["evaluation"] = time.time() - t
 
+    _log_step(log, "the wild benchmark")
+    t = time.time()
+    wild_path = workdir / "wild" / "report.json"
+    if _fresh(wild_path, sha, ("metadata", "checkpoint", "sha256")) and _fresh(wild_path, baselines,
+                                                                               ("metadata", "baselines")):
+        log("wild benchmark of this checkpoint already done, reused")
+        wild = json.loads(wild_path.read_text())
+        t -= earlier.get("wild_benchmark", 0.0)
+    else:
+        faces = synthetic_face_source("eval", evaluation.gallery_identities, evaluation.images_per_identity,
+                                      seed=config.data.seed, progress=True)  # the paper benchmark's gallery
+        gallery = Benchmark("synthetic", faces.images, faces.labels, [], 0, None)
+        wild = evaluate_wild(generator(), gallery, config.data.seed, list(WILD_METHODS), evaluation.wild_images,
+                             coarse_stage1=load_generator(baseline_paths["coarse_stage1"]),
+                             bvmr=load_motif_removal(baseline_paths["bvmr"]))
+        write_wild_report(wild, workdir / "wild", {"checkpoint": {"path": str(checkpoint), "sha256": sha},
+                                                   "baselines": baselines, "command": "make demo"})
+    timings["wild_benchmark"] = time.time() - t
+
     _log_step(log, "export")
     t = time.time()
     export_dir = workdir / "export"
@@ -232,7 +289,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
                 f"{entry['quality']['psnr_vs_truth_db']:.2f} dB")
     timings["export"] = time.time() - t
 
-    targets = quality_targets(summary)
+    targets = quality_targets(summary, wild)
     timings["total"] = sum(timings.values())
     timings["this_run"] = time.time() - start
     (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
@@ -240,6 +297,9 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     log(markdown_table(summary, list(METHODS)))
     log("\nIdentity metrics by face-api.js' pretrained recognizer (face_api/report.md):")
     log(markdown_table(summaries["face_api"], list(METHODS)))
+    log("\nThe wild benchmark (wild/report.md; Table I above stays on the paper's):")
+    log(family_table(wild["summary"]))
+    log(f"clean faces: the predicted mask covers {100 * wild['clean']['mask_share']:.3f} % of the pixels")
     for name, result in targets.items():
         log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
     log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "

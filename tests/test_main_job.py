@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.main_job import quality_targets
 from tests.commands import run_script
 
@@ -21,7 +22,7 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     for name in ("report.md", "report.json", "identification.png", "tpir_vs_area.png", "reconstruction.png",
                  "examples.png", "completions.png", "targets.json", "export/manifest.json",
                  "export/c2fdan_fp32.tflite", "export/c2fdan.onnx", "face_api/report.md", "face_api/report.json",
-                 "learning_curve.png"):
+                 "learning_curve.png", "wild/report.md", "wild/report.json", "wild/examples.png"):
         assert (workdir / name).stat().st_size > 0, name
     curve = json.loads((workdir / "learning_curve.json").read_text())
     assert [p["stage"] for p in curve] == ["coarse", "full"] and curve[1]["step"] > curve[0]["step"]  # tiny: 1 epoch each
@@ -31,14 +32,23 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     targets_seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
                                                          ("extractor", "coarse", "full", "bvmr", "extractor_occ",
-                                                          "evaluation", "export")))
+                                                          "evaluation", "wild_benchmark", "export")))
     chain = "occluded < BVMR < Coarse network (stage 1) < C2FDAN"
+    wild_targets = {f"wild {family}: mask_iou >= 0.8" for family in WILD_FAMILIES} | {
+        f"wild {family}: left <= 0.2" for family in ("subtitle", "watermark", "tiled_watermark")} | {
+        "wild: psnr >= Telea (predicted mask)", "clean faces: mask on < 0.1 % of pixels",
+        "paper: mask_iou >= 0.857 (the release before the wild occluders, less the margin)",
+        "paper: psnr >= 30.620 (the release before the wild occluders, less the margin)"}
     redrawn = {f"{position}: {target}" for position in ("eyes", "mouth") for target in (
         "landmark error C2FDAN < occluded, Telea (predicted mask)", "psnr inside the true mask >= Telea (predicted mask)")}
     assert set(targets) == {"mask_iou >= 0.85", "psnr >= occluded + 6 dB", "psnr >= Telea (predicted mask)",
                             "fine psnr >= coarse psnr + 1 dB", "fine ssim >= coarse ssim",
                             "TPIR@1 >= Telea (predicted mask)", "text residual <= 0.15", *redrawn, f"psnr: {chain}",
-                            f"ssim: {chain}", f"TPIR@1: {chain}", "landmark error: C2FDAN < occluded"}
+                            f"ssim: {chain}", f"TPIR@1: {chain}", "landmark error: C2FDAN < occluded",
+                            *wild_targets}
+    wild = json.loads((workdir / "wild" / "report.json").read_text())
+    assert set(wild["summary"]["c2fdan"]["mask_iou"]) == set(WILD_FAMILIES) | {"average"}
+    assert 0.0 <= wild["clean"]["mask_share"] <= 1.0 and "| subtitle |" in first.stdout
     assert first.stdout.count("| C2FDAN |") == 2  # identity metrics by both recognizers
     # Every row of Table I: ResNet-50-occ with recognition columns only.
     report = json.loads((workdir / "report.json").read_text())
@@ -60,11 +70,12 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
         assert f"stage {stage}: already finished, reused" in second.stdout
     assert "evaluation of this checkpoint already done, reused" in second.stdout
     assert "export of this checkpoint already done, reused" in second.stdout
+    assert "wild benchmark of this checkpoint already done, reused" in second.stdout
     # A reused step keeps the time it took when it was computed.
     seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     for step in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=1e-6)
-    for step in ("evaluation", "export"):
+    for step in ("evaluation", "wild_benchmark", "export"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
     assert seconds["this_run"] < targets_seconds["this_run"]
 

@@ -1,6 +1,7 @@
 """Writes a contact sheet PNG of the built-in synthetic faces, to look at them.
 
     python -m c2fdan_tf.commands.contact_sheet --out=faces.png --identities=8 --images=6 --occluded
+    python -m c2fdan_tf.commands.contact_sheet --occluders --out=docs/occluders.png
 
 Rows are identities; columns are images of that identity (expression, light,
 pose, background vary); with --occluded, the same images follow with training
@@ -19,6 +20,8 @@ _IDENTITIES = flags.DEFINE_integer("identities", 8, "Rows: identities.")
 _IMAGES = flags.DEFINE_integer("images", 6, "Columns: images per identity.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces.")
 _OCCLUDED = flags.DEFINE_bool("occluded", False, "Also show the images with training occlusions.")
+_OCCLUDERS = flags.DEFINE_bool("occluders", False, "Instead: every occluder family (the paper's and the wild "
+                               "ones) under its benchmark conditions, with its masks (docs/occluders.png).")
 console.define_verbose_flag()
 
 
@@ -27,9 +30,12 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from PIL import Image
 
-    from c2fdan_tf.data.contact_sheet import contact_sheet
+    from c2fdan_tf.data.contact_sheet import contact_sheet, occluder_sheet
 
-    grid = contact_sheet(_SPLIT.value, _IDENTITIES.value, _IMAGES.value, _SEED.value, _OCCLUDED.value)
+    if _OCCLUDERS.value:
+        grid = occluder_sheet(_SEED.value)
+    else:
+        grid = contact_sheet(_SPLIT.value, _IDENTITIES.value, _IMAGES.value, _SEED.value, _OCCLUDED.value)
     try:
         Image.fromarray(grid).save(_OUT.value)
     except OSError as error:

@@ -6,6 +6,7 @@ from tqdm import tqdm
 from c2fdan_tf import image_metrics
 from c2fdan_tf.console import bars_disabled
 from c2fdan_tf.data.benchmark_occlusions import Condition
+from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.data.occluders.paper import FORMS, POSITIONS
 from c2fdan_tf.evaluation import identification, recognition
 from c2fdan_tf.data.face_sources import default_cache_dir
@@ -310,11 +311,12 @@ def _by_position(values):
 
 
 def _by_form(values):
-    """{"rectangle": mean, "text": mean, "average": mean of the forms} (or {"clean": v})."""
+    """{"rectangle": mean, "text": mean, "average": mean of the forms} (or {"clean": v}); on the
+    wild benchmark, one entry per family and their mean."""
     if set(values) == {CLEAN}:
         return {"clean": values[CLEAN], "average": values[CLEAN]}
     by_form = {}
-    for form in FORMS:
+    for form in FORMS + WILD_FAMILIES:
         form_values = [v for c, v in values.items() if Condition.parse(c).form == form]
         if form_values:
             by_form[form] = float(np.mean(form_values))

@@ -72,7 +72,7 @@ def place_sprites(bank, index, center_y, center_x, step, angle=None, sprite_y=No
     sprite pixels; the sprite turned by `angle` radians (`rotated`'s frame). Per-image tensors.
     Returns float32 (B, 112, 112, C). One fused kernel (ImageProjectiveTransformV3)."""
     _, height, width, _ = bank.shape
-    sprites = tf.cast(tf.gather(bank, tf.cast(index, tf.int32)), tf.float32) / 255.0
+    sprites = tf.gather(bank, tf.cast(index, tf.int32))  # interpolated in uint8 (to 1/255), converted after
     sprite_y = height / 2.0 if sprite_y is None else sprite_y
     sprite_x = width / 2.0 if sprite_x is None else sprite_x
     angle = tf.zeros_like(center_y) if angle is None else angle
@@ -83,9 +83,10 @@ def place_sprites(bank, index, center_y, center_x, step, angle=None, sprite_y=No
     b2 = cos * (0.5 - center_y) - sin * (0.5 - center_x) + sprite_y - 0.5
     zeros = tf.zeros_like(cos)
     transforms = tf.stack([cos, sin, a2, -sin, cos, b2, zeros, zeros], axis=-1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
+    placed = tf.raw_ops.ImageProjectiveTransformV3(
         images=sprites, transforms=transforms, output_shape=tf.constant([IMAGE_SIZE, IMAGE_SIZE]),
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.cast(placed, tf.float32) / 255.0
 
 
 def rotated(rows, cols, center_y, center_x, angle):

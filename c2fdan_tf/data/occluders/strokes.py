@@ -63,14 +63,17 @@ class Strokes(WildFamily):
 
     def render(self, faces, params):
         rows, cols = compositing.pixel_grid()
-        rows, cols = rows[..., None], cols[..., None]  # (1, H, 1, 1), (1, 1, W, 1): segments last
-        y0, x0 = params["ys"][:, None, None, :-1], params["xs"][:, None, None, :-1]
-        dy, dx = params["ys"][:, None, None, 1:] - y0, params["xs"][:, None, None, 1:] - x0
-        t = tf.clip_by_value(tf.math.divide_no_nan((rows - y0) * dy + (cols - x0) * dx, dy * dy + dx * dx), 0.0, 1.0)
-        distance = tf.sqrt((rows - y0 - t * dy) ** 2 + (cols - x0 - t * dx) ** 2)
-        used = tf.range(MAX_SEGMENTS)[None, None, None, :] < params["segments"][:, None, None, None]
-        distance = tf.reduce_min(tf.where(used, distance, 1e6), axis=-1)
+        # Segments last; an unused segment is moved far away instead of masked out.
+        used = tf.range(MAX_SEGMENTS)[None, :] < params["segments"][:, None]
+        far = tf.constant(1e4)
+        y0 = tf.where(used, params["ys"][:, :-1], far)[:, None, None, :]
+        x0 = tf.where(used, params["xs"][:, :-1], far)[:, None, None, :]
+        dy = tf.where(used, params["ys"][:, 1:] - params["ys"][:, :-1], 0.0)[:, None, None, :]
+        dx = tf.where(used, params["xs"][:, 1:] - params["xs"][:, :-1], 0.0)[:, None, None, :]
+        inverse = tf.math.divide_no_nan(1.0, dy * dy + dx * dx)
+        py, px = rows[..., None] - y0, cols[..., None] - x0
+        t = tf.clip_by_value((py * dy + px * dx) * inverse, 0.0, 1.0)  # the nearest point of each segment
+        distance = tf.sqrt(tf.reduce_min(tf.square(py - t * dy) + tf.square(px - t * dx), axis=-1))
         alpha = tf.clip_by_value(params["width"][:, None, None] / 2 + 0.5 - distance, 0.0, 1.0)[..., None]
-        rows2, cols2 = compositing.pixel_grid()
-        fill = compositing.gradient_fill(params["color"], params["color_end"], params["color_angle"], rows2, cols2)
+        fill = compositing.gradient_fill(params["color"], params["color_end"], params["color_angle"], rows, cols)
         return compositing.composite(faces, [(alpha, alpha * fill)])
