@@ -298,6 +298,9 @@ def tiny_checkpoints(tmp_path_factory):
 
 
 def run_eval(tmp_path, *args, extra_env=None):
+    """eval.py on the paper's benchmark unless a test names --benchmark (the wild one is tested once)."""
+    if not any(str(a).startswith("--benchmark=") for a in args):
+        args = (*args, "--benchmark=paper")
     return run_script("eval.py", tmp_path, *args, timeout=900, extra_env=extra_env)
 
 
@@ -307,11 +310,23 @@ def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
         tmp_path, f"--checkpoint={tiny_checkpoints / 'generator.keras'}",
         f"--extractor={tiny_checkpoints / 'extractor.keras'}", f"--out={out}",
         "--gallery_identities=3", "--images_per_identity=3", "--distractors=30", "--verification_pairs=40",
+        "--benchmark=paper,wild", "--wild_images=2",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("report.json", "report.md", "identification.png", "tpir_vs_area.png", "reconstruction.png",
-                 "examples.png"):
+                 "examples.png", "wild/report.json", "wild/report.md", "wild/examples.png"):
         assert (out / name).stat().st_size > 0, name
+    # The wild benchmark: 8 families x 2 sizes x 4 positions on the first 2 faces, a row per family.
+    wild = json.loads((out / "wild" / "report.json").read_text())
+    assert wild["benchmark"]["gallery_images"] == 2 and len(wild["benchmark"]["conditions"]) == 64
+    assert set(wild["reconstruction"]["c2fdan"]) == set(wild["benchmark"]["conditions"])
+    families = ("subtitle", "watermark", "tiled_watermark", "emoji", "sticker", "stroke", "object", "textured")
+    assert set(wild["summary"]["c2fdan"]["mask_iou"]) == {*families, "average"}
+    # Telea given the true mask changes only the occluder's pixels: closer to the face than the input.
+    for family in families:
+        assert wild["summary"]["telea_gt_mask"]["psnr"][family] > wild["summary"]["occluded"]["psnr"][family], family
+    assert 0.0 <= wild["clean"]["mask_share"] <= 1.0
+    assert all(f"| {family} |" in (out / "wild" / "report.md").read_text() for family in families)
     report = json.loads((out / "report.json").read_text())
     assert len(report["metadata"]["checkpoint"]["sha256"]) == 64
     assert report["metadata"]["benchmark"]["gallery_images"] == 9
@@ -369,6 +384,8 @@ def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):
         "(224, 224, 3)", "(112, 112, 3)")
     assert_one_line_error(run_eval(tmp_path, f"--checkpoint={extractor}", f"--out={tmp_path}"),
                           "holds a FaceFeatureExtractor, expected a Generator")
+    assert_one_line_error(run_eval(tmp_path, f"--checkpoint={generator}", f"--out={tmp_path}", "--benchmark=cartoon"),
+                          "Unknown benchmark(s) cartoon")
     (tmp_path / "occluded" / "square" / "eyes" / "0.05" / "img").mkdir(parents=True)
     (tmp_path / "clean").mkdir()
     assert_one_line_error(

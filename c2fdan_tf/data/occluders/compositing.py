@@ -70,9 +70,10 @@ def place_sprites(bank, index, center_y, center_x, step, angle=None, sprite_y=No
     bank (K, H, W, C) uint8 (read as value / 255), index (B,); the sprite point (sprite_y,
     sprite_x) (default: its centre) lands on (center_y, center_x); one image pixel spans `step`
     sprite pixels; the sprite turned by `angle` radians (`rotated`'s frame). Per-image tensors.
-    Returns float32 (B, 112, 112, C). One fused kernel (ImageProjectiveTransformV3)."""
+    Returns float32 (B, 112, 112, C), within 1/255 of `sample_bilinear`'s. One fused kernel
+    (ImageProjectiveTransformV3)."""
     _, height, width, _ = bank.shape
-    sprites = tf.gather(bank, tf.cast(index, tf.int32))  # interpolated in uint8 (to 1/255), converted after
+    sprites = tf.gather(bank, tf.cast(index, tf.int32))  # interpolated in uint8 (truncated to 1/255), converted after
     sprite_y = height / 2.0 if sprite_y is None else sprite_y
     sprite_x = width / 2.0 if sprite_x is None else sprite_x
     angle = tf.zeros_like(center_y) if angle is None else angle
