@@ -170,3 +170,26 @@ def test_wild_conditions_extend_the_paper_benchmark_without_changing_it():
         alone = occlude_benchmark(faces[k : k + 1], 7, condition, image_ids=[k])
         np.testing.assert_array_equal(together["mask"][k], alone["mask"][0])
         np.testing.assert_array_equal(together["occluded"][k], alone["occluded"][0])
+
+
+def test_missing_or_broken_emoji_font_is_a_one_line_error(tmp_path, monkeypatch):
+    from c2fdan_tf.data.occluders import assets
+
+    monkeypatch.setenv("C2FDAN_EMOJI_FONT", str(tmp_path / "NoEmoji.ttf"))
+    with pytest.raises(assets.OccluderAssetError, match=r"NoEmoji\.ttf .*fonts-noto-color-emoji"):
+        assets.emoji_font()
+    broken = tmp_path / "Broken.ttf"
+    broken.write_bytes(b"not a font")
+    monkeypatch.setenv("C2FDAN_EMOJI_FONT", str(broken))
+    with pytest.raises(assets.OccluderAssetError, match=r"Cannot read the emoji font .*Broken\.ttf"):
+        assets.emoji_font()
+
+
+def test_a_wrong_occluder_mix_is_refused_before_any_work():
+    from c2fdan_tf.training.config import resolve_config
+
+    assert resolve_config("paper", "coarse", {}).data.occluders == "paper"  # Table I's reproduction
+    assert parse_mix(resolve_config("small", "coarse", {}).data.occluders)["paper"] == pytest.approx(0.5)
+    assert resolve_config("small", "full", {"occluders": "subtitle:1"}).data.occluders == "subtitle:1"
+    with pytest.raises(ValueError, match="Unknown occluder family 'cartoon'"):
+        resolve_config("small", "coarse", {"occluders": "paper:1,cartoon:1"})

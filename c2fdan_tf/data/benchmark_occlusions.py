@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from c2fdan_tf.data.occluders.families import WILD_FAMILIES, wild_family
+from c2fdan_tf.data.occluders.families import BENCHMARK_SIZES as WILD_SIZES, WILD_FAMILIES, wild_family
 from c2fdan_tf.data.occluders.family import family_seed
 from c2fdan_tf.data.occluders.paper import BENCHMARK_SIZES, FORMS, POSITIONS, OcclusionSynthesizer
 
@@ -84,16 +84,10 @@ def wild_conditions(families=WILD_FAMILIES, sizes=None, positions=POSITIONS):
     return [
         Condition(family, size, position)
         for family in WILD_FAMILIES
-        for size in wild_family_sizes(family)
+        for size in WILD_SIZES[family]
         for position in POSITIONS
         if family in families and position in positions and (sizes is None or size in sizes)
     ]
-
-
-def wild_family_sizes(family):
-    from c2fdan_tf.data.occluders import families as family_classes
-
-    return next(cls.benchmark_sizes for cls in family_classes._CLASSES if cls.name == family)
 
 
 def middle_size_conditions():

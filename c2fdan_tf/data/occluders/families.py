@@ -23,6 +23,7 @@ from c2fdan_tf.data.occluders.watermarks import TiledWatermark, Watermark
 PAPER = "paper"
 _CLASSES = (Subtitles, Watermark, TiledWatermark, Emoji, Sticker, Strokes, Objects, TexturedFills)
 WILD_FAMILIES = tuple(cls.name for cls in _CLASSES)
+BENCHMARK_SIZES = {cls.name: cls.benchmark_sizes for cls in _CLASSES}  # the wild benchmark's two per family
 FIRST_WILD_FORM = 2
 # The `small` preset's mix: half the paper's occluders (Table I's case keeps its share),
 # half the wild ones, subtitles (the paper's motivating case) the most.
@@ -87,7 +88,7 @@ class MixedOccluders:
         if faces.dtype == tf.uint8:
             faces = tf.cast(faces, tf.float32) / 255.0
         faces = tf.cast(faces, tf.float32)
-        flip = self.paper.training_parameters(seed, ids)["flip"]
+        flip = self.paper.flips(seed, ids)
         faces = tf.where(flip[:, None, None, None], tf.reverse(faces, axis=[2]), faces)
         edges = tf.constant([sum(self.mix[m] for m in self.members[: k + 1]) for k in range(len(self.members) - 1)],
                             tf.float32)

@@ -1,5 +1,6 @@
 """What every wild occluder family provides (the paper's occluders are `paper.py`)."""
 
+import abc
 import zlib
 
 import tensorflow as tf
@@ -33,7 +34,7 @@ def random_colors(seed, stream, ids):
     return tf.stack([counter_random.uniform(seed, stream + c, ids) for c in range(3)], axis=-1)
 
 
-class WildFamily:
+class WildFamily(abc.ABC):
     """An occluder family beside the paper's.
 
     `size` is the family's own size measure (named in `size_name`), drawn from
@@ -47,8 +48,10 @@ class WildFamily:
     training_sizes = (0.0, 1.0)
     benchmark_sizes = ()
 
+    @abc.abstractmethod
     def parameters(self, seed, ids, size, position):
-        raise NotImplementedError
+        """Per-id parameter tensors for the occluders of `ids` at `size` and `position`."""
 
+    @abc.abstractmethod
     def render(self, faces, params):
-        raise NotImplementedError
+        """(occluded, mask) of float faces (B, 112, 112, 3) under the occluders of `params`."""

@@ -74,8 +74,13 @@ class OcclusionSynthesizer:
         )
         position = tf.fill(tf.shape(ids), RANDOM_POSITION)
         params = self._shape_parameters(seed, ids, form, size, position)
-        params["flip"] = counter_random.uniform(seed, _S_FLIP, ids) < 0.5
+        params["flip"] = self.flips(seed, ids)
         return params
+
+    @staticmethod
+    def flips(seed, ids):
+        """Whether each training face is flipped horizontally (half of them)."""
+        return counter_random.uniform(seed, _S_FLIP, tf.convert_to_tensor(ids, tf.int64)) < 0.5
 
     def benchmark_parameters(self, seed, ids, form, size, position):
         """Parameters for given conditions (per-id tensors of form, size, position)."""
