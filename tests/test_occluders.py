@@ -193,3 +193,13 @@ def test_a_wrong_occluder_mix_is_refused_before_any_work():
     assert resolve_config("small", "full", {"occluders": "subtitle:1"}).data.occluders == "subtitle:1"
     with pytest.raises(ValueError, match="Unknown occluder family 'cartoon'"):
         resolve_config("small", "coarse", {"occluders": "paper:1,cartoon:1"})
+
+
+def test_every_benchmark_occluder_is_in_the_image():
+    # Every "outside" condition of the wild benchmark (the only ones placed off the face) draws
+    # something on each of 200 faces: an occluder wholly outside the image would score an
+    # infinite PSNR (a stroke anchored by its bounding box's middle did, once in 200).
+    faces = np.full((200, 112, 112, 3), 128, np.uint8)
+    for condition in wild_conditions(positions=("outside",)):
+        masks = occlude_benchmark(faces, 0, condition)["mask"]
+        assert masks.reshape(200, -1).sum(axis=1).min() >= 4, condition.name

@@ -45,9 +45,12 @@ class Strokes(WildFamily):
         xs = tf.concat([zero, tf.cumsum(steps_x, axis=-1)], axis=-1)
         used = tf.range(MAX_SEGMENTS + 1)[None, :] <= segments[:, None]
         big = tf.constant(1e6)
+        # The stroke's middle vertex goes to the chosen centre: a point of the stroke itself, so
+        # a stroke placed anywhere in the image is (at least partly) in it.
+        middle_vertex = segments // 2
 
         def middle(values):
-            return (tf.reduce_max(tf.where(used, values, -big), -1) + tf.reduce_min(tf.where(used, values, big), -1)) / 2
+            return tf.gather(values, middle_vertex, batch_dims=1)
 
         extent_h = tf.reduce_max(tf.where(used, ys, -big), -1) - tf.reduce_min(tf.where(used, ys, big), -1)
         extent_w = tf.reduce_max(tf.where(used, xs, -big), -1) - tf.reduce_min(tf.where(used, xs, big), -1)
