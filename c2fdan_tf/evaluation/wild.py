@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from c2fdan_tf.data.benchmark_occlusions import wild_conditions
-from c2fdan_tf.data.occluders.families import WILD_FAMILIES
+from c2fdan_tf.data.occluders.families import BENCHMARK_SIZES as WILD_SIZES, WILD_FAMILIES
 from c2fdan_tf.evaluation.benchmark_data import synthesize_conditions
 from c2fdan_tf.evaluation.methods import LABELS
-from c2fdan_tf.evaluation.report import example_grid
+from c2fdan_tf.evaluation.report import _fmt, example_grid
 from c2fdan_tf.evaluation.runner import evaluate
 from c2fdan_tf.image_metrics import psnr
 from c2fdan_tf.inference.runners import as_runner
@@ -58,10 +59,6 @@ def evaluate_wild(generator, benchmark, seed, methods, max_images=None, coarse_s
     return report
 
 
-def _fmt(value, scale=1.0, digits=2):
-    return "–" if value is None or not np.isfinite(value) else f"{value * scale:.{digits}f}"
-
-
 def family_table(summary, methods=TABLE_METHODS):
     """Markdown: one row per family (and the mean): PSNR of each method, then C2FDAN's mask IoU
     and the occluder left after it and after Telea given its predicted mask."""
@@ -95,14 +92,9 @@ def write_wild_report(report, out_dir, metadata):
     data = {key: value for key, value in report.items() if key != "examples"}
     data["metadata"] = metadata
     (out_dir / "report.json").write_text(json.dumps(data, indent=1, default=float))
-    sizes = {}
-    for condition in report["benchmark"]["conditions"]:
-        sizes.setdefault(condition.split("/")[0], []).append(condition)
-    middle = {names[len(names) // 2 + 1] for names in sizes.values() if len(names) > 1}  # the large size at nose
-    rows = [r for r in report["examples"] if r["condition"] in middle] or report["examples"]
+    shown = {c.name for c in wild_conditions(positions=("nose",)) if c.size == WILD_SIZES[c.form][-1]}
+    rows = [r for r in report["examples"] if r["condition"] in shown] or report["examples"]  # each family, large, nose
     if rows:
-        from PIL import Image
-
         Image.fromarray(example_grid(rows)).save(out_dir / "examples.png")
     lines = [f"# C2FDAN on the wild benchmark: {report['benchmark']['name']}", "",
              f"{report['benchmark']['gallery_images']} faces x {len(report['benchmark']['conditions'])} conditions "
