@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from c2fdan_tf.data.face_sources import InMemoryFaces, render_synthetic_split
+from c2fdan_tf.data.occluders.families import WILD_MIX
 from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer
 from c2fdan_tf.data.pipelines import training_dataset
 from c2fdan_tf.losses import LossWeights
@@ -270,11 +271,15 @@ def test_train_command_errors_are_one_line(tmp_path):
 
 
 def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
-    for stage in ("extractor", "coarse", "full"):
-        result = run_train(tmp_path, f"--stage={stage}", "--config=tiny")
+    # The completion stages on the small preset's mix of the paper's and the wild occluders.
+    for stage, extra in (("extractor", ()), ("coarse", (f"--occluders={WILD_MIX}",)),
+                         ("full", (f"--occluders={WILD_MIX}",))):
+        result = run_train(tmp_path, f"--stage={stage}", "--config=tiny", *extra)
         assert result.returncode == 0, result.stderr[-2000:]
         assert f"Stage {stage} finished" in result.stdout
     work = tmp_path / "work"
+    for stage in ("coarse", "full"):
+        assert json.loads((work / stage / "config.json").read_text())["data"]["occluders"] == WILD_MIX
     summary = json.loads((work / "extractor" / "done.json").read_text())
     assert {"rank1_identification_held_out_images", "verification_accuracy_unseen_identities"} <= set(summary)
     assert (work / "full" / "generator_best.keras").exists()
@@ -293,7 +298,7 @@ def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
     assert points[-1]["psnr"] == pytest.approx(float(last[header.index("val_psnr")]))
     assert all(10 < p["psnr"] < 60 and 0 <= p["mask_iou"] <= 1 and p["text_left"] >= 0 for p in points)
     assert (work / "learning_curve.png").stat().st_size > 1000
-    again = run_train(tmp_path, "--stage=full", "--config=tiny")
+    again = run_train(tmp_path, "--stage=full", "--config=tiny", f"--occluders={WILD_MIX}")
     assert "already finished" in again.stdout
     # Table I's baselines are stages of the same work directory; ResNet-50-occ can fine-tune
     # the extractor, whose architecture and identities it must share.
