@@ -25,6 +25,13 @@ def pick(seed, stream, ids, choices, weights):
     return tf.gather(tf.constant(choices, tf.float32), index)
 
 
+def per_id(ids, size, position):
+    """(ids int64, size float32, position int32) as per-id tensors of the ids' shape."""
+    ids = tf.convert_to_tensor(ids, tf.int64)
+    return (ids, tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids)),
+            tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids)))
+
+
 def chance(seed, stream, ids, probability):
     return counter_random.uniform(seed, stream, ids) < probability
 

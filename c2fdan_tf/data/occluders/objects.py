@@ -14,7 +14,7 @@ from PIL import Image
 
 from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occluders import assets, compositing, placement
-from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, random_colors
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, per_id, random_colors
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 TEXTURE_SIZE = 96
@@ -55,11 +55,9 @@ class Objects(WildFamily):
         self._textures = tf.constant(texture_bank())
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         aspect = counter_random.uniform(seed, _S_ASPECT, ids, 0.45, 1.0)  # minor / major axis
         radius = tf.sqrt(size * IMAGE_SIZE**2 / (math.pi * aspect))  # of the major axis
-        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
         center_y, center_x = placement.centers(seed, ids, position, tf.ones(tf.shape(ids), tf.bool),
                                                2 * radius * aspect, 2 * radius)
         amplitudes = tf.stack([counter_random.uniform(seed, _S_AMPLITUDE + k, ids, -0.1, 0.1)
@@ -118,8 +116,7 @@ class TexturedFills(WildFamily):
         self._textures = tf.constant(texture_bank())
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         form = counter_random.randint(seed, S_FAMILY + 30, ids, 2)
         shape_size = tf.where(form == 0, size, tf.minimum(3.0 * size, 0.5))
         params = self._shapes.benchmark_parameters(seed, ids, form, shape_size, position)

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occluders import assets, compositing, placement
-from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, per_id
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 SPRITE_SIZE = 64
@@ -120,10 +120,8 @@ class _Sprites(WildFamily):
         self._count = len(sprites)
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         side = tf.sqrt(size) * IMAGE_SIZE
-        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
         center_y, center_x = placement.centers(seed, ids, position, tf.ones(tf.shape(ids), tf.bool), side, side)
         return {"sprite": counter_random.randint(seed, _S_SPRITE, ids, self._count), "side": side,
                 "angle": counter_random.uniform(seed, _S_ANGLE, ids, -0.4, 0.4),

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occluders import compositing, placement
-from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, chance, random_colors
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, chance, per_id, random_colors
 from c2fdan_tf.face_template import IMAGE_SIZE
 
 MAX_SEGMENTS = 8
@@ -30,8 +30,7 @@ class Strokes(WildFamily):
     benchmark_sizes = (0.03, 0.08)
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         segments = 3 + counter_random.randint(seed, _S_SEGMENTS, ids, MAX_SEGMENTS - 2)
         heading = counter_random.uniform(seed, _S_HEADING, ids, 0.0, 2 * math.pi)
         turns = tf.stack([counter_random.uniform(seed, _S_TURN + k, ids, -MAX_TURN, MAX_TURN)
@@ -54,7 +53,6 @@ class Strokes(WildFamily):
 
         extent_h = tf.reduce_max(tf.where(used, ys, -big), -1) - tf.reduce_min(tf.where(used, ys, big), -1)
         extent_w = tf.reduce_max(tf.where(used, xs, -big), -1) - tf.reduce_min(tf.where(used, xs, big), -1)
-        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
         center_y, center_x = placement.centers(seed, ids, position, tf.zeros(tf.shape(ids), tf.bool), extent_h,
                                                extent_w)
         color = random_colors(seed, _S_COLOR, ids)

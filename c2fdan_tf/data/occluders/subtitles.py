@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occluders import assets, compositing, placement
-from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, chance, pick, random_colors
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, chance, per_id, pick, random_colors
 from c2fdan_tf.data.text_glyphs import load_words
 from c2fdan_tf.face_template import IMAGE_SIZE
 
@@ -97,13 +97,11 @@ class Subtitles(WildFamily):
         self._boxes = tf.constant(boxes)
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         sprite = counter_random.randint(seed, _S_SPRITE, ids, NUM_LINES)
         box = tf.gather(self._boxes, sprite)
         scale = size * IMAGE_SIZE / CAP_HEIGHT
         extent_h, extent_w = (box[:, 2] - box[:, 0]) * scale, (box[:, 3] - box[:, 1]) * scale
-        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
         center_y, center_x = placement.centers(seed, ids, position, tf.zeros(tf.shape(ids), tf.bool), extent_h,
                                                extent_w)
         fill = pick(seed, _S_FILL, ids, FILL_COLORS + ((-1.0, -1.0, -1.0),), (0.4, 0.3, 0.3))

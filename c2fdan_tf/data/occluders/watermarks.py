@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.occluders import assets, compositing, placement
-from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, pick, random_colors
+from c2fdan_tf.data.occluders.family import S_FAMILY, WildFamily, per_id, pick, random_colors
 from c2fdan_tf.data.text_glyphs import load_words
 from c2fdan_tf.face_template import IMAGE_SIZE
 
@@ -91,13 +91,11 @@ class _Watermarks(WildFamily):
         self._boxes = tf.constant(boxes)
 
     def parameters(self, seed, ids, size, position):
-        ids = tf.convert_to_tensor(ids, tf.int64)
-        size = tf.broadcast_to(tf.cast(size, tf.float32), tf.shape(ids))
+        ids, size, position = per_id(ids, size, position)
         mark = counter_random.randint(seed, _S_MARK, ids, NUM_MARKS)
         box = tf.gather(self._boxes, mark)
         ink_h, ink_w = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
         scale = size * IMAGE_SIZE / (ink_h if self.tiled else ink_w)
-        position = tf.broadcast_to(tf.cast(position, tf.int32), tf.shape(ids))
         center_y, center_x = placement.centers(seed, ids, position, tf.zeros(tf.shape(ids), tf.bool),
                                                ink_h * scale, ink_w * scale)
         color = pick(seed, _S_COLOR, ids, COLORS, (0.45, 0.25, 0.3))
