@@ -58,6 +58,16 @@ def test_counter_random_matches_a_numpy_reference_and_is_uniform():
     assert np.all(np.abs(counts - 10_000) < 500), counts
     other = counter_random.uniform(seed, stream + 1, ids(100_000)).numpy()
     assert abs(np.corrcoef(u, other)[0, 1]) < 0.02  # streams are independent
+    # Many streams in one vectorised hash: the numpy reference's value for each (stream, id).
+    values2d = tf.constant([[3, 2**40 + 1], [77, 5]], tf.int64)
+    many = counter_random.uniform_streams(seed, [7, 30, 31, 1000], values2d, -2.0, 6.0).numpy()
+    assert many.shape == (2, 2, 4)
+    for k, s in enumerate([7, 30, 31, 1000]):
+        key = numpy_fmix32((seed + ((s + 1) * 0x9E3779B9)) & 0xFFFFFFFF)
+        for (i, j), v in np.ndenumerate(values2d.numpy()):
+            h = numpy_fmix32(key ^ np.uint32(int(v) & 0xFFFFFFFF))
+            h = numpy_fmix32(h ^ np.uint32(((int(v) >> 32) * 0x27D4EB2F) & 0xFFFFFFFF))
+            assert many[i, j, k] == np.float32(-2.0 + 8.0 * np.float32((int(h) >> 8) * 2.0**-24))
 
 
 def test_rectangle_area_and_aspect(synthesizer):

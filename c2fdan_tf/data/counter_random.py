@@ -31,6 +31,20 @@ def hash_uint32(seed, stream, ids):
     return _fmix32(tf.bitwise.bitwise_xor(h, high * tf.constant(0x27D4EB2F, tf.uint32)))
 
 
+def uniform_streams(seed, streams, ids, low=0.0, high=1.0):
+    """float32 (..., len(streams)): `uniform(seed, s, ids, low, high)` for every stream s, in
+    one vectorised hash (bit-identical to the per-stream calls, at a fraction of the ops)."""
+    ids = tf.convert_to_tensor(ids, tf.int64)[..., None]
+    low_word = tf.cast(tf.bitwise.bitwise_and(ids, 0xFFFFFFFF), tf.uint32)
+    high_word = tf.cast(tf.bitwise.right_shift(ids, 32), tf.uint32)
+    keys = _fmix32(tf.constant(seed & 0xFFFFFFFF, tf.uint32) + tf.constant(
+        [((stream + 1) * _GOLDEN) & 0xFFFFFFFF for stream in streams], tf.uint32))
+    h = _fmix32(tf.bitwise.bitwise_xor(keys, low_word))
+    h = _fmix32(tf.bitwise.bitwise_xor(h, high_word * tf.constant(0x27D4EB2F, tf.uint32)))
+    unit = tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * (2.0**-24)
+    return low + (high - low) * unit
+
+
 def uniform(seed, stream, ids, low=0.0, high=1.0):
     """float32 uniform in [low, high), one value per id; exact on every machine."""
     h = hash_uint32(seed, stream, ids)

@@ -110,6 +110,9 @@ def training_dataset(
         example["label"] = batch["label"]
         return example
 
+    # Graph ops throughout (counter-based draws, no Python control flow on tensors): traced as
+    # written, without AutoGraph's conversion of every helper (the small preset's mix: 39 -> 9 s).
+    occlude = tf.autograph.experimental.do_not_convert(occlude)
     examples = groups.map(occlude, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
     return examples.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 

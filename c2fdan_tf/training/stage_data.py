@@ -51,7 +51,7 @@ def occluded_batches(data, schedule):
     occlusion numbering at its start batch."""
     train_source, val_source = training_and_validation(data)
     steps = steps_per_epoch(schedule, train_source)
-    synthesizer = training_occluders(data.occluders)
+    synthesizer = training_occluders(data.occluders, face_texture=data.face_texture)
 
     def train_data(start_batch):
         return training_dataset(train_source, synthesizer, schedule.batch_size, data.seed, start_batch=start_batch)
@@ -60,4 +60,5 @@ def occluded_batches(data, schedule):
     val_data = training_dataset(
         val_source, synthesizer, schedule.batch_size, data.seed + 1, reshuffle=False
     ).take(schedule.validation_steps)
-    return train_data, val_data, next(iter(val_data)), steps
+    # Cached: drawn once (a few batches), not re-occluded every epoch.
+    return train_data, val_data.cache(), next(iter(val_data)), steps

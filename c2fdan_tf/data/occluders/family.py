@@ -38,7 +38,7 @@ def chance(seed, stream, ids, probability):
 
 def random_colors(seed, stream, ids):
     """A uniformly random RGB colour per id (streams stream .. stream + 2)."""
-    return tf.stack([counter_random.uniform(seed, stream + c, ids) for c in range(3)], axis=-1)
+    return counter_random.uniform_streams(seed, range(stream, stream + 3), ids)
 
 
 class WildFamily(abc.ABC):

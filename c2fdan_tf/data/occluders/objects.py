@@ -60,10 +60,10 @@ class Objects(WildFamily):
         radius = tf.sqrt(size * IMAGE_SIZE**2 / (math.pi * aspect))  # of the major axis
         center_y, center_x = placement.centers(seed, ids, position, tf.ones(tf.shape(ids), tf.bool),
                                                2 * radius * aspect, 2 * radius)
-        amplitudes = tf.stack([counter_random.uniform(seed, _S_AMPLITUDE + k, ids, -0.1, 0.1)
-                               for k in range(len(HARMONICS))], axis=-1)
-        phases = tf.stack([counter_random.uniform(seed, _S_PHASE + k, ids, 0.0, 2 * math.pi)
-                           for k in range(len(HARMONICS))], axis=-1)
+        amplitudes = counter_random.uniform_streams(seed, range(_S_AMPLITUDE, _S_AMPLITUDE + len(HARMONICS)), ids,
+                                                    -0.1, 0.1)
+        phases = counter_random.uniform_streams(seed, range(_S_PHASE, _S_PHASE + len(HARMONICS)), ids,
+                                                0.0, 2 * math.pi)
         return {"texture": counter_random.randint(seed, _S_TEXTURE, ids, int(self._textures.shape[0])),
                 "radius": radius, "aspect": aspect, "angle": counter_random.uniform(seed, _S_ANGLE, ids, 0.0, math.pi),
                 "amplitudes": amplitudes, "phases": phases, "center_y": center_y, "center_x": center_x,

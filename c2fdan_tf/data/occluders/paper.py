@@ -107,9 +107,7 @@ class OcclusionSynthesizer:
         extent_h = tf.where(is_rect, rect_h, text_h)
         extent_w = tf.where(is_rect, rect_w, text_w)
         center_y, center_x = placement.centers(seed, ids, position, is_rect, extent_h, extent_w)
-        color = tf.stack(
-            [counter_random.uniform(seed, _S_COLOR + c, ids) for c in range(3)], axis=-1
-        )
+        color = counter_random.uniform_streams(seed, range(_S_COLOR, _S_COLOR + 3), ids)
         return {
             "form": form,
             "size": size,

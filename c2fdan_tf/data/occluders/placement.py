@@ -77,10 +77,9 @@ def centers(seed, ids, position, compact, extent_h, extent_w):
 
 def outside_centers(seed, ids, compact, extent_h, extent_w):
     """First of several candidate centres outside the face (rejection sampling)."""
-    ys = tf.stack([counter_random.uniform(seed, S_CANDIDATE + 2 * k, ids, 0.0, IMAGE_SIZE)
-                   for k in range(OUTSIDE_CANDIDATES)], axis=-1)
-    xs = tf.stack([counter_random.uniform(seed, S_CANDIDATE + 2 * k + 1, ids, 0.0, IMAGE_SIZE)
-                   for k in range(OUTSIDE_CANDIDATES)], axis=-1)
+    candidates = counter_random.uniform_streams(seed, range(S_CANDIDATE, S_CANDIDATE + 2 * OUTSIDE_CANDIDATES),
+                                                ids, 0.0, IMAGE_SIZE)
+    ys, xs = candidates[..., 0::2], candidates[..., 1::2]
     outside = ellipse_radius2(ys, xs) > 1.0
     # The box's point nearest the face centre stays out of the inner face.
     cy, cx = FACE_ELLIPSE[0], FACE_ELLIPSE[1]

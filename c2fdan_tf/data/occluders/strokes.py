@@ -33,10 +33,9 @@ class Strokes(WildFamily):
         ids, size, position = per_id(ids, size, position)
         segments = 3 + counter_random.randint(seed, _S_SEGMENTS, ids, MAX_SEGMENTS - 2)
         heading = counter_random.uniform(seed, _S_HEADING, ids, 0.0, 2 * math.pi)
-        turns = tf.stack([counter_random.uniform(seed, _S_TURN + k, ids, -MAX_TURN, MAX_TURN)
-                          for k in range(MAX_SEGMENTS)], axis=-1)
-        lengths = tf.stack([counter_random.uniform(seed, _S_LENGTH + k, ids, *LENGTH_RANGE)
-                            for k in range(MAX_SEGMENTS)], axis=-1) * IMAGE_SIZE
+        turns = counter_random.uniform_streams(seed, range(_S_TURN, _S_TURN + MAX_SEGMENTS), ids, -MAX_TURN, MAX_TURN)
+        lengths = counter_random.uniform_streams(seed, range(_S_LENGTH, _S_LENGTH + MAX_SEGMENTS), ids,
+                                                 *LENGTH_RANGE) * IMAGE_SIZE
         angles = heading[:, None] + tf.cumsum(turns, axis=-1)
         steps_y, steps_x = lengths * tf.sin(angles), lengths * tf.cos(angles)
         zero = tf.zeros_like(steps_y[:, :1])
