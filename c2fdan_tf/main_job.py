@@ -50,7 +50,7 @@ class EvaluationSize:
     images_per_identity: int = 5
     distractors: int = 1000
     verification_pairs: int = 300
-    wild_images: int = 60  # the wild benchmark's faces (x 64 conditions): the first of the gallery
+    wild_images: int = 30  # the wild benchmark's faces (x 64 conditions: 240 per family): the first of the gallery
 
 
 def _log_step(log, text):

@@ -38,9 +38,9 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
     expected = dataclasses.replace(
         small, runtime=dataclasses.replace(small.runtime, precision="float32"),
         model=dataclasses.replace(small.model, bvmr_width=defaults.model.bvmr_width),
-        # It trained on the paper's occluders alone (the wild families came in the third release).
+        # It trained on the paper's occluders alone, on untextured faces (both came in the third release).
         data=dataclasses.replace(small.data, occlusion_augmentation=defaults.data.occlusion_augmentation,
-                                 occluders="paper"),
+                                 occluders="paper", face_texture=0.0),
         losses=StageLosses(coarse=LossWeights(mask=10.0, occluded=3.0, non_occluded=1.0, perceptual=0.0, style=0.0,
                                               adversarial=0.0),
                            full=LossWeights(mask=10.0, occluded=3.0, style=0.0, occluded_on_fine=True)),

@@ -193,6 +193,10 @@ def test_a_wrong_occluder_mix_is_refused_before_any_work():
     assert resolve_config("small", "full", {"occluders": "subtitle:1"}).data.occluders == "subtitle:1"
     with pytest.raises(ValueError, match="Unknown occluder family 'cartoon'"):
         resolve_config("small", "coarse", {"occluders": "paper:1,cartoon:1"})
+    assert resolve_config("paper", "coarse", {}).data.face_texture == 0.0
+    assert resolve_config("small", "coarse", {"face_texture": 0.25}).data.face_texture == 0.25
+    with pytest.raises(ValueError, match="--face_texture is a probability in \\[0, 1\\], not 1.5"):
+        resolve_config("small", "coarse", {"face_texture": 1.5})
 
 
 def test_every_benchmark_occluder_is_in_the_image():
@@ -203,3 +207,40 @@ def test_every_benchmark_occluder_is_in_the_image():
     for condition in wild_conditions(positions=("outside",)):
         masks = occlude_benchmark(faces, 0, condition)["mask"]
         assert masks.reshape(200, -1).sum(axis=1).min() >= 4, condition.name
+
+
+def test_face_texture_puts_photo_detail_into_the_clean_face_and_keeps_the_mask():
+    from c2fdan_tf.data.face_texture import FaceTexture
+    from c2fdan_tf.data.occluders.objects import texture_bank
+
+    faces = tf.constant(_faces(9, 64))
+    ids = tf.range(64, dtype=tf.int64)
+    textured = FaceTexture(0.5).apply(faces, 4, ids).numpy()
+    changed = np.abs(textured - faces.numpy()).reshape(64, -1).max(axis=1) > 1e-6
+    assert 0.3 <= changed.mean() <= 0.7  # about the share asked for; the others exactly untouched
+    np.testing.assert_array_equal(textured[~changed], faces.numpy()[~changed])
+    np.testing.assert_array_equal(FaceTexture(0.0).apply(faces, 4, ids).numpy(), faces.numpy())
+    np.testing.assert_array_equal(FaceTexture(0.5).apply(faces, 4, ids).numpy(), textured)  # per (seed, id)
+    # The change is multiplicative photo detail: where the (flat-ish) face is modulated, the
+    # ratio textured / face correlates with some photo crop's luminance detail.
+    bank = texture_bank().astype(np.float32).mean(axis=-1) / 255.0
+    ratio = textured[changed].mean(axis=-1) / faces.numpy()[changed].mean(axis=-1)
+    assert np.abs(ratio - 1).mean() > 0.01 and np.all(np.abs(ratio - 1) < 0.9)
+    detail = tf.image.resize(bank[..., None], (112, 112)).numpy()[..., 0]
+    detail -= np.stack([np.asarray(tf.nn.avg_pool2d(d[None, ..., None], 9, 1, "SAME"))[0, ..., 0] for d in detail])
+    candidates = [detail, detail[:, :, ::-1], np.transpose(detail, (0, 2, 1)), np.transpose(detail[:, :, ::-1], (0, 2, 1))]
+    for r in ratio[:4]:
+        r = r - np.asarray(tf.nn.avg_pool2d(r[None, ..., None], 9, 1, "SAME"))[0, ..., 0]
+        best = max(np.corrcoef(r.ravel(), c.ravel())[0, 1] for group in candidates for c in group)
+        assert best > 0.6, best
+    # In the mix: the ground truth is the textured face, and the mask and Eq. 2 hold as before.
+    mix = training_occluders("paper:0.5,subtitle:0.5", face_texture=1.0)
+    batch = mix.training_batch(tf.constant((_faces(5, 16) * 255).astype(np.uint8)), 3, tf.range(16, dtype=tf.int64))
+    plain = training_occluders("paper:0.5,subtitle:0.5").training_batch(
+        tf.constant((_faces(5, 16) * 255).astype(np.uint8)), 3, tf.range(16, dtype=tf.int64))
+    np.testing.assert_array_equal(batch["mask"].numpy(), plain["mask"].numpy())
+    assert np.abs(batch["ground_truth"].numpy() - plain["ground_truth"].numpy()).max() > 0.02
+    outside = (1 - batch["mask"].numpy()) * np.abs(batch["occluded"].numpy() - batch["ground_truth"].numpy())
+    assert outside.max() == 0.0
+    with pytest.raises(ValueError, match="probability"):
+        FaceTexture(1.5)

@@ -12,6 +12,7 @@ import functools
 import tensorflow as tf
 
 from c2fdan_tf.data import counter_random
+from c2fdan_tf.data.face_texture import FaceTexture
 from c2fdan_tf.data.occluders.family import family_seed
 from c2fdan_tf.data.occluders.objects import Objects, TexturedFills
 from c2fdan_tf.data.occluders.paper import RANDOM_POSITION, OcclusionSynthesizer
@@ -63,21 +64,23 @@ def parse_mix(text):
     return {name: value / total for name, value in mix.items() if value > 0}
 
 
-def training_occluders(mix_text="paper", words=None):
-    """The paper's synthesizer for "paper" alone (Table I's reproduction: bit-identical to
-    the earlier releases' batches), else a `MixedOccluders`."""
+def training_occluders(mix_text="paper", words=None, face_texture=0.0):
+    """The paper's synthesizer for "paper" alone on untouched faces (Table I's reproduction:
+    bit-identical to the earlier releases' batches), else a `MixedOccluders` (`face_texture`:
+    the share of clean faces given natural texture first, `data.face_texture`)."""
     mix = parse_mix(mix_text)
-    if set(mix) == {PAPER}:
+    if set(mix) == {PAPER} and not face_texture:
         return OcclusionSynthesizer(words)
-    return MixedOccluders(mix, words)
+    return MixedOccluders(mix, words, face_texture)
 
 
 class MixedOccluders:
     """The training occluders of a mix; `training_batch` as `OcclusionSynthesizer`'s."""
 
-    def __init__(self, mix, words=None):
+    def __init__(self, mix, words=None, face_texture=0.0):
         self.mix = dict(mix)
         self.paper = OcclusionSynthesizer(words)
+        self.texture = FaceTexture(face_texture)
         self.members = list(self.mix)
         self.families = {name: wild_family(name) for name in self.members if name != PAPER}
 
@@ -90,6 +93,7 @@ class MixedOccluders:
         faces = tf.cast(faces, tf.float32)
         flip = self.paper.flips(seed, ids)
         faces = tf.where(flip[:, None, None, None], tf.reverse(faces, axis=[2]), faces)
+        faces = self.texture.apply(faces, seed, ids)
         edges = tf.constant([sum(self.mix[m] for m in self.members[: k + 1]) for k in range(len(self.members) - 1)],
                             tf.float32)
         unit = counter_random.uniform(seed, _S_CHOICE, ids)

@@ -1,0 +1,75 @@
+"""Natural texture on the clean training faces, so that texture alone does not read as an occluder.
+
+The built-in faces are flat-shaded: on them, every occluder family with texture or shading
+(photo patches, shaded stickers, emoji) differs from the face by texture alone, and a model
+trained on them masks what is textured on a real face -- hair, eyes, glasses, a cap badge
+(measured: 34-47 % of a clean real face masked after training on the wild mix, 2-4 % after the
+paper's occluders alone). This puts the texture of natural photos (the same crops the object
+occluders use: scikit-image's CC0 / public-domain samples) into the *clean* face, before it is
+occluded: the image is modulated by the photo's luminance detail (its high-pass, gain 0.1-0.6)
+and, more gently, by its low-frequency shading, over the whole image. The ground truth is the
+textured face, so the mask is unchanged and Eq. 2 still gives it back; what the model must
+learn instead is the occluder's boundary and its difference from the face around it.
+Drawn per image from (seed, id), like the occluders.
+"""
+
+import math
+
+import tensorflow as tf
+
+from c2fdan_tf.data import counter_random
+from c2fdan_tf.face_template import IMAGE_SIZE
+
+S_TEXTURE = 900  # streams of this module (the occluders use 0-99 and S_FAMILY + 100 k)
+_S_APPLY, _S_CROP, _S_DETAIL, _S_SHADING, _S_FLIP, _S_TRANSPOSE = (S_TEXTURE + k for k in range(6))
+DETAIL_GAIN = (0.1, 0.6)  # the high-pass luminance's gain on the image (the photo's contrast, about 0-1)
+SHADING_GAIN = (0.0, 0.25)  # the low-pass luminance's
+SIGMA = 3.0  # pixels, of the blur separating detail from shading (at 112 x 112)
+
+
+def _gaussian_blur(images, sigma):
+    """Separable Gaussian blur of (B, H, W, 1) float images, reflected at the borders."""
+    radius = int(math.ceil(3 * sigma))
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= tf.reduce_sum(kernel)
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    rows = tf.nn.conv2d(padded, tf.reshape(kernel, (-1, 1, 1, 1)), 1, "VALID")
+    return tf.nn.conv2d(rows, tf.reshape(kernel, (1, -1, 1, 1)), 1, "VALID")
+
+
+class FaceTexture:
+    """`apply(faces, seed, ids)`: the faces, a share `probability` of them textured."""
+
+    def __init__(self, probability):
+        from c2fdan_tf.data.occluders.objects import texture_bank  # the photo crops, built once
+
+        self.probability = float(probability)
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"face_texture must be a probability in [0, 1], not {probability}")
+        self._bank = tf.constant(texture_bank()) if self.probability > 0 else None
+
+    def luminance_detail(self, seed, ids):
+        """(detail, shading) of each id's photo crop, (B, 112, 112, 1) float32, zero-mean."""
+        bank = self._bank
+        crops = tf.gather(bank, counter_random.randint(seed, _S_CROP, ids, int(bank.shape[0])))
+        crops = tf.image.resize(tf.cast(crops, tf.float32) / 255.0, (IMAGE_SIZE, IMAGE_SIZE))
+        crops = tf.where((counter_random.uniform(seed, _S_FLIP, ids) < 0.5)[:, None, None, None],
+                         tf.reverse(crops, axis=[2]), crops)
+        crops = tf.where((counter_random.uniform(seed, _S_TRANSPOSE, ids) < 0.5)[:, None, None, None],
+                         tf.transpose(crops, [0, 2, 1, 3]), crops)
+        luminance = tf.reduce_mean(crops, axis=-1, keepdims=True)
+        low = _gaussian_blur(luminance, SIGMA)
+        shading = low - tf.reduce_mean(low, axis=[1, 2, 3], keepdims=True)
+        return luminance - low, shading
+
+    def apply(self, faces, seed, ids):
+        """float32 faces in [0, 1] -> the same, those drawn textured: f * (1 + a d + b s)."""
+        if self.probability <= 0:
+            return faces
+        detail, shading = self.luminance_detail(seed, ids)
+        a = counter_random.uniform(seed, _S_DETAIL, ids, *DETAIL_GAIN)[:, None, None, None]
+        b = counter_random.uniform(seed, _S_SHADING, ids, *SHADING_GAIN)[:, None, None, None]
+        textured = tf.clip_by_value(faces * (1.0 + a * detail / 0.25 + b * shading / 0.25), 0.0, 1.0)
+        chosen = counter_random.uniform(seed, _S_APPLY, ids) < self.probability
+        return tf.where(chosen[:, None, None, None], textured, faces)
