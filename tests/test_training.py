@@ -272,7 +272,7 @@ def test_train_command_errors_are_one_line(tmp_path):
 
 def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
     # The completion stages on the small preset's mix of the paper's and the wild occluders.
-    for stage, extra in (("extractor", ()), ("coarse", (f"--occluders={WILD_MIX}",)),
+    for stage, extra in (("extractor", ()), ("coarse", (f"--occluders={WILD_MIX}", "--face_texture=0.5")),
                          ("full", (f"--occluders={WILD_MIX}",))):
         result = run_train(tmp_path, f"--stage={stage}", "--config=tiny", *extra)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -280,6 +280,8 @@ def test_train_command_runs_the_three_stages_in_one_workdir(tmp_path):
     work = tmp_path / "work"
     for stage in ("coarse", "full"):
         assert json.loads((work / stage / "config.json").read_text())["data"]["occluders"] == WILD_MIX
+    assert [json.loads((work / stage / "config.json").read_text())["data"]["face_texture"]
+            for stage in ("coarse", "full")] == [0.5, 0.0]
     summary = json.loads((work / "extractor" / "done.json").read_text())
     assert {"rank1_identification_held_out_images", "verification_accuracy_unseen_identities"} <= set(summary)
     assert (work / "full" / "generator_best.keras").exists()
