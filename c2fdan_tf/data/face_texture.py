@@ -47,29 +47,36 @@ class FaceTexture:
         self.probability = float(probability)
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"face_texture must be a probability in [0, 1], not {probability}")
-        self._bank = tf.constant(texture_bank()) if self.probability > 0 else None
+        # (detail, shading) of every crop, computed once: the blur commutes with the per-image flips
+        # and transposes below (a symmetric kernel, reflected borders), so only those run per image.
+        self._layers = self._detail_and_shading(texture_bank()) if self.probability > 0 else None
+
+    @staticmethod
+    def _detail_and_shading(bank):
+        """(N, 112, 112, 2): each crop's luminance high-pass and its zero-mean low-pass."""
+        crops = tf.image.resize(tf.cast(bank, tf.float32) / 255.0, (IMAGE_SIZE, IMAGE_SIZE))
+        luminance = tf.reduce_mean(crops, axis=-1, keepdims=True)
+        low = _gaussian_blur(luminance, SIGMA)
+        return tf.constant(tf.concat([luminance - low, low - tf.reduce_mean(low, axis=[1, 2, 3], keepdims=True)], -1))
 
     def luminance_detail(self, seed, ids):
         """(detail, shading) of each id's photo crop, (B, 112, 112, 1) float32, zero-mean."""
-        bank = self._bank
-        crops = tf.gather(bank, counter_random.randint(seed, _S_CROP, ids, int(bank.shape[0])))
-        crops = tf.image.resize(tf.cast(crops, tf.float32) / 255.0, (IMAGE_SIZE, IMAGE_SIZE))
-        crops = tf.where((counter_random.uniform(seed, _S_FLIP, ids) < 0.5)[:, None, None, None],
-                         tf.reverse(crops, axis=[2]), crops)
-        crops = tf.where((counter_random.uniform(seed, _S_TRANSPOSE, ids) < 0.5)[:, None, None, None],
-                         tf.transpose(crops, [0, 2, 1, 3]), crops)
-        luminance = tf.reduce_mean(crops, axis=-1, keepdims=True)
-        low = _gaussian_blur(luminance, SIGMA)
-        shading = low - tf.reduce_mean(low, axis=[1, 2, 3], keepdims=True)
-        return luminance - low, shading
+        layers = tf.gather(self._layers, counter_random.randint(seed, _S_CROP, ids, int(self._layers.shape[0])))
+        layers = tf.where((counter_random.uniform(seed, _S_FLIP, ids) < 0.5)[:, None, None, None],
+                          tf.reverse(layers, axis=[2]), layers)
+        layers = tf.where((counter_random.uniform(seed, _S_TRANSPOSE, ids) < 0.5)[:, None, None, None],
+                          tf.transpose(layers, [0, 2, 1, 3]), layers)
+        return layers[..., :1], layers[..., 1:]
 
     def apply(self, faces, seed, ids):
         """float32 faces in [0, 1] -> the same, those drawn textured: f * (1 + a d + b s)."""
         if self.probability <= 0:
             return faces
+        ids = tf.convert_to_tensor(ids, tf.int64)
+        chosen = tf.where(counter_random.uniform(seed, _S_APPLY, ids) < self.probability)  # (k, 1) rows
+        ids, chosen_faces = tf.gather_nd(ids, chosen), tf.gather_nd(faces, chosen)  # only those drawn textured
         detail, shading = self.luminance_detail(seed, ids)
         a = counter_random.uniform(seed, _S_DETAIL, ids, *DETAIL_GAIN)[:, None, None, None]
         b = counter_random.uniform(seed, _S_SHADING, ids, *SHADING_GAIN)[:, None, None, None]
-        textured = tf.clip_by_value(faces * (1.0 + a * detail / 0.25 + b * shading / 0.25), 0.0, 1.0)
-        chosen = counter_random.uniform(seed, _S_APPLY, ids) < self.probability
-        return tf.where(chosen[:, None, None, None], textured, faces)
+        textured = tf.clip_by_value(chosen_faces * (1.0 + a * detail / 0.25 + b * shading / 0.25), 0.0, 1.0)
+        return tf.tensor_scatter_nd_update(faces, chosen, textured)
