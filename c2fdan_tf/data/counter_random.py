@@ -20,37 +20,41 @@ def _fmix32(h):
     return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32)))
 
 
-def hash_uint32(seed, stream, ids):
-    """uint32 hash of (seed, stream, ids); `ids` int64 of any shape, the rest scalars."""
-    ids = tf.convert_to_tensor(ids, tf.int64)
+def _keys(seed, streams):
+    """uint32 key(s) of (seed, stream): a scalar for one stream, a vector for a list."""
+    terms = ([((s + 1) * _GOLDEN) & 0xFFFFFFFF for s in streams] if isinstance(streams, (list, tuple, range))
+             else ((streams + 1) * _GOLDEN) & 0xFFFFFFFF)
+    return _fmix32(tf.constant(seed & 0xFFFFFFFF, tf.uint32) + tf.constant(terms, tf.uint32))
+
+
+def _mix(keys, ids):
+    """The hash of int64 `ids` under `keys` (broadcast against each other)."""
     low = tf.cast(tf.bitwise.bitwise_and(ids, 0xFFFFFFFF), tf.uint32)
     high = tf.cast(tf.bitwise.right_shift(ids, 32), tf.uint32)
-    key = _fmix32(tf.constant(seed & 0xFFFFFFFF, tf.uint32) + tf.constant(
-        ((stream + 1) * _GOLDEN) & 0xFFFFFFFF, tf.uint32))
-    h = _fmix32(tf.bitwise.bitwise_xor(key, low))
+    h = _fmix32(tf.bitwise.bitwise_xor(keys, low))
     return _fmix32(tf.bitwise.bitwise_xor(h, high * tf.constant(0x27D4EB2F, tf.uint32)))
+
+
+def _unit(h):
+    """The top 24 bits as an exact float32 in [0, 1)."""
+    return tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * (2.0**-24)
+
+
+def hash_uint32(seed, stream, ids):
+    """uint32 hash of (seed, stream, ids); `ids` int64 of any shape, the rest scalars."""
+    return _mix(_keys(seed, stream), tf.convert_to_tensor(ids, tf.int64))
 
 
 def uniform_streams(seed, streams, ids, low=0.0, high=1.0):
     """float32 (..., len(streams)): `uniform(seed, s, ids, low, high)` for every stream s, in
     one vectorised hash (bit-identical to the per-stream calls, at a fraction of the ops)."""
     ids = tf.convert_to_tensor(ids, tf.int64)[..., None]
-    low_word = tf.cast(tf.bitwise.bitwise_and(ids, 0xFFFFFFFF), tf.uint32)
-    high_word = tf.cast(tf.bitwise.right_shift(ids, 32), tf.uint32)
-    keys = _fmix32(tf.constant(seed & 0xFFFFFFFF, tf.uint32) + tf.constant(
-        [((stream + 1) * _GOLDEN) & 0xFFFFFFFF for stream in streams], tf.uint32))
-    h = _fmix32(tf.bitwise.bitwise_xor(keys, low_word))
-    h = _fmix32(tf.bitwise.bitwise_xor(h, high_word * tf.constant(0x27D4EB2F, tf.uint32)))
-    unit = tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * (2.0**-24)
-    return low + (high - low) * unit
+    return low + (high - low) * _unit(_mix(_keys(seed, list(streams)), ids))
 
 
 def uniform(seed, stream, ids, low=0.0, high=1.0):
     """float32 uniform in [low, high), one value per id; exact on every machine."""
-    h = hash_uint32(seed, stream, ids)
-    # The top 24 bits as an exact float32 in [0, 1).
-    unit = tf.cast(tf.bitwise.right_shift(h, tf.constant(8, tf.uint32)), tf.float32) * (2.0**-24)
-    return low + (high - low) * unit
+    return low + (high - low) * _unit(hash_uint32(seed, stream, ids))
 
 
 def randint(seed, stream, ids, high):

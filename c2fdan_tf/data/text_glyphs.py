@@ -44,7 +44,7 @@ _THRESHOLD = [0] * 128 + [255] * 128  # a lookup table: ink where the coverage i
 
 @functools.lru_cache(maxsize=1)
 def _font():
-    return ImageFont.load_default(size=_FONT_SIZE)  # loaded once, not once per word (the bank: 1.7 -> 0.x s)
+    return ImageFont.load_default(size=_FONT_SIZE)  # loaded once, not once per word
 
 
 def render_word(word, height=REFERENCE_HEIGHT):
