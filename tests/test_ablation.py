@@ -1,12 +1,10 @@
-"""Table I's ablation command: rows' configurations and one run end to end (tiny preset)."""
-
-import json
+"""Table I's ablation rows' configurations (the command end to end runs on the main job's work
+directory, in test_main_job)."""
 
 import pytest
 
 from c2fdan_tf.training.ablation import ABLATION_ROWS, check_rows, row_config
 from c2fdan_tf.training.config import preset
-from tests.commands import assert_one_line_error, run_script
 
 
 def test_rows_switch_the_papers_losses_and_attention():
@@ -29,27 +27,3 @@ def test_rows_switch_the_papers_losses_and_attention():
         assert config.losses.coarse == small.losses.coarse and config.model.width == small.model.width
     with pytest.raises(ValueError, match="Unknown ablation row"):
         check_rows(["per", "dmfb"])
-
-
-def test_ablation_command_trains_rows_from_shared_stages_and_writes_the_table(tmp_path):
-    work = tmp_path / "work"
-    common = [f"--workdir={work}", "--config=tiny", "--gallery_identities=3", "--images_per_identity=2",
-              "--distractors=20", "--verification_pairs=20"]
-    result = run_script("ablation.py", tmp_path, *common, "--rows=per,per_self", timeout=1200)
-    assert result.returncode == 0, result.stderr[-3000:]
-    for row, attention in (("per", "both"), ("per_self", "self")):
-        stage = work / "ablation" / row / "full"
-        assert (stage / "generator_best.keras").exists()
-        config = json.loads((stage / "config.json").read_text())
-        assert config["model"]["attention"] == attention and config["losses"]["full"]["style"] == 0.0
-    assert not (work / "ablation" / "per" / "coarse").exists()  # the shared stage 1, trained once
-    table = (work / "ablation" / "eval" / "ablation.md").read_text()
-    assert "`per_self`: L_per, attention self" in table
-    assert "| Coarse network (stage 1) |" in table
-    rows = [line for line in table.splitlines() if line.startswith("| C2FDAN — ")]
-    assert len(rows) == 2 and "per_full" in rows[0] and "per_self_full" in rows[1]
-    # Run again: every stage is reused, only the evaluation runs.
-    again = run_script("ablation.py", tmp_path, *common, "--rows=per", timeout=1200)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "stage coarse: reused" in again.stdout and "Epoch" not in again.stdout
-    assert_one_line_error(run_script("ablation.py", tmp_path, *common, "--rows=dmfb"), "Unknown ablation row")

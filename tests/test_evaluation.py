@@ -304,6 +304,7 @@ def run_eval(tmp_path, *args, extra_env=None):
     return run_script("eval.py", tmp_path, *args, timeout=900, extra_env=extra_env)
 
 
+@pytest.mark.long(minutes=0.8)
 def test_eval_command_writes_the_report(tmp_path, tiny_checkpoints):
     out = tmp_path / "report"
     result = run_eval(
@@ -374,6 +375,7 @@ def test_eval_command_with_the_pretrained_recognizer(tmp_path, tiny_checkpoints)
                           "make face-models")
 
 
+@pytest.mark.long(minutes=0.6)
 def test_eval_command_errors_are_one_line(tmp_path, tiny_checkpoints):
     generator, extractor = tiny_checkpoints / "generator.keras", tiny_checkpoints / "extractor.keras"
     assert_one_line_error(run_eval(tmp_path, f"--checkpoint={tmp_path / 'missing.keras'}", f"--out={tmp_path}"),
@@ -416,6 +418,7 @@ def write_identity_folder(root, identities, per_identity, seed=0):
     return root
 
 
+@pytest.mark.long(minutes=0.8)
 def test_folder_evaluation_checks_every_protocols_inputs_before_any_work(tmp_path, tiny_checkpoints):
     faces = write_identity_folder(tmp_path / "faces", range(3), 3)
     common = [f"--checkpoint={tiny_checkpoints / 'generator.keras'}", f"--extractor={tiny_checkpoints / 'extractor.keras'}",
@@ -442,6 +445,7 @@ def test_folder_evaluation_checks_every_protocols_inputs_before_any_work(tmp_pat
     assert report["metadata"]["benchmark"]["distractors_available"] == 4
 
 
+@pytest.mark.long(minutes=0.7)
 def test_coarse_stage1_row_comes_from_the_work_directorys_coarse_checkpoint(tmp_path):
     from c2fdan_tf.models import Generator
 
@@ -470,6 +474,7 @@ def test_coarse_stage1_row_comes_from_the_work_directorys_coarse_checkpoint(tmp_
                for c in stage1)
 
 
+@pytest.mark.long(minutes=0.8)
 def test_bvmr_and_resnet50_occ_rows_come_from_the_work_directory(tmp_path, tiny_checkpoints):
     import shutil
 

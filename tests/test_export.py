@@ -46,6 +46,7 @@ def psnr(a, b):
     return float(np.mean(tf.image.psnr(a, b, 1.0).numpy()))
 
 
+@pytest.mark.long(minutes=1.0)
 def test_every_format_is_written_and_matches_keras_in_its_runtime(exported):
     out, generator, batch, manifest = exported
     assert set(manifest["artifacts"]) == set(FILE_NAMES)
@@ -184,6 +185,7 @@ def test_export_errors_are_one_line_and_leave_no_files(tmp_path):
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.long(minutes=0.6)
 def test_export_command_smoke(tmp_path):
     out = tmp_path / "out"
     result = run_export(tmp_path, "--width=4", f"--out={out}", "--formats=tflite,onnx", "--noface_detector")

@@ -1,4 +1,5 @@
-"""The main job end to end with the tiny preset: files written, re-run reuses them."""
+"""The main job end to end with the tiny preset: files written, re-run reuses them; then the
+ablation command on its work directory, as the README runs it after `make demo`."""
 
 import json
 
@@ -6,15 +7,18 @@ import pytest
 
 from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.main_job import quality_targets
-from tests.commands import run_script
+from tests.commands import assert_one_line_error, run_script
+
+
+EVALUATION = ("--config=tiny", "--gallery_identities=3", "--images_per_identity=2", "--distractors=20",
+              "--verification_pairs=20")
 
 
 def run_demo(tmp_path, workdir):
-    return run_script("demo.py", tmp_path, f"--workdir={workdir}", "--config=tiny", "--gallery_identities=3",
-                      "--images_per_identity=2", "--distractors=20", "--verification_pairs=20",
-                      "--formats=tflite,onnx", timeout=1200)
+    return run_script("demo.py", tmp_path, f"--workdir={workdir}", *EVALUATION, "--formats=tflite,onnx", timeout=1200)
 
 
+@pytest.mark.long(minutes=6)
 def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     workdir = tmp_path / "demo"
     first = run_demo(tmp_path, workdir)
@@ -28,6 +32,9 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert [p["stage"] for p in curve] == ["coarse", "full"] and curve[1]["step"] > curve[0]["step"]  # tiny: 1 epoch each
     for stage in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert (workdir / stage / "done.json").exists()
+    # Table I's baselines: stages of the same work directory, with their checkpoints and samples.
+    assert (workdir / "bvmr" / "bvmr_best.keras").exists() and (workdir / "bvmr" / "samples" / "epoch_001.png").exists()
+    assert (workdir / "extractor_occ" / "extractor_best.keras").exists()
     targets = json.loads((workdir / "targets.json").read_text())["targets"]
     targets_seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
@@ -78,6 +85,35 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     for step in ("evaluation", "wild_benchmark", "export"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
     assert seconds["this_run"] < targets_seconds["this_run"]
+    check_ablation_on_the_demos_stages(tmp_path, workdir)
+
+
+def check_ablation_on_the_demos_stages(tmp_path, work):
+    """ablation.py --workdir=<the demo's>: the rows' full stages start from the demo's extractor
+    and coarse stage, which are reused, not trained again."""
+    coarse_weights = json.loads((work / "coarse" / "done.json").read_text())["weights_sha256"]
+    result = run_script("ablation.py", tmp_path, f"--workdir={work}", *EVALUATION, "--rows=per,per_self",
+                        timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "stage extractor: reused" in result.stdout and "stage coarse: reused" in result.stdout
+    assert json.loads((work / "coarse" / "done.json").read_text())["weights_sha256"] == coarse_weights
+    for row, attention in (("per", "both"), ("per_self", "self")):
+        stage = work / "ablation" / row / "full"
+        assert (stage / "generator_best.keras").exists()
+        config = json.loads((stage / "config.json").read_text())
+        assert config["model"]["attention"] == attention and config["losses"]["full"]["style"] == 0.0
+    assert not (work / "ablation" / "per" / "coarse").exists()  # the shared stage 1, not one per row
+    table = (work / "ablation" / "eval" / "ablation.md").read_text()
+    assert "`per_self`: L_per, attention self" in table
+    assert "| Coarse network (stage 1) |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| C2FDAN — ")]
+    assert len(rows) == 2 and "per_full" in rows[0] and "per_self_full" in rows[1]
+    # Run again: every stage is reused, only the evaluation runs.
+    again = run_script("ablation.py", tmp_path, f"--workdir={work}", *EVALUATION, "--rows=per", timeout=1200)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "stage coarse: reused" in again.stdout and "Epoch" not in again.stdout
+    assert_one_line_error(run_script("ablation.py", tmp_path, f"--workdir={work}", *EVALUATION, "--rows=dmfb"),
+                          "Unknown ablation row")
 
 
 def test_quality_targets_are_computed_from_the_summary():

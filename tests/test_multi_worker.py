@@ -19,6 +19,7 @@ import pytest
 import c2fdan_tf.models  # noqa: F401  (registers the networks for load_model)
 from c2fdan_tf.training.fit_loop import StepBackup
 from c2fdan_tf.training.config import preset
+from c2fdan_tf.training.networks import build_network
 from c2fdan_tf.training.runtime import local_cluster, worker_role
 from c2fdan_tf.training.stages import run_stage
 from c2fdan_tf.training.workdir import StageDirectory
@@ -123,6 +124,7 @@ def assert_matches_single_process(distributed, single, stage):
         assert float(rows_d[0][key]) == pytest.approx(float(value), rel=1e-4, abs=1e-5), key
 
 
+@pytest.mark.long(minutes=0.8)
 def test_two_workers_train_the_coarse_stage_like_one_process(tmp_path, workers, monkeypatch):
     train_in_this_process(tmp_path, monkeypatch, tmp_path / "single", "coarse")
     workers.start(tmp_path / "two", "--stage=coarse")
@@ -135,12 +137,15 @@ def test_two_workers_train_the_coarse_stage_like_one_process(tmp_path, workers, 
     assert sorted(p.name for p in (chief / "samples").iterdir()) == ["epoch_001.png"]
 
 
+@pytest.mark.long(minutes=1.5)
 def test_two_workers_train_the_full_gan_stage_like_one_process(tmp_path, workers, monkeypatch):
-    # Stage full's inputs (a coarse checkpoint, an extractor), trained once.
-    for stage in ("extractor", "coarse"):
-        train_in_this_process(tmp_path, monkeypatch, tmp_path / "inputs", stage)
-    coarse = tmp_path / "inputs" / "coarse" / "generator_best.keras"
-    extractor = tmp_path / "inputs" / "extractor" / "extractor_best.keras"
+    # Stage full's inputs (a coarse checkpoint, an extractor): the tiny preset's networks as
+    # built (what the workers must agree on does not depend on how well they were trained).
+    model = preset("tiny").model
+    (tmp_path / "inputs").mkdir()
+    coarse, extractor = tmp_path / "inputs" / "coarse.keras", tmp_path / "inputs" / "extractor.keras"
+    build_network("generator", model).save(coarse)
+    build_network("extractor", model, num_identities=6).save(extractor)
     train_in_this_process(tmp_path, monkeypatch, tmp_path / "single", "full", init_from=coarse,
                           extractor_path=extractor)
     workers.start(tmp_path / "two", "--stage=full", f"--init_from={coarse}", f"--extractor={extractor}")
@@ -152,6 +157,7 @@ def test_two_workers_train_the_full_gan_stage_like_one_process(tmp_path, workers
     assert {"d_loss", "perceptual", "style", "val_d_loss"} <= set(row)
 
 
+@pytest.mark.long(minutes=0.5)
 def test_two_workers_train_the_extractor_to_one_model_with_averaged_batch_norm_statistics(tmp_path, workers):
     """The extractor trains through Keras' compiled loss and metrics, and its batch norm's
     moving statistics come from each worker's own faces until the loop averages them."""
@@ -166,6 +172,7 @@ def test_two_workers_train_the_extractor_to_one_model_with_averaged_batch_norm_s
     assert "rank1_identification_held_out_images" not in results[1].stdout
 
 
+@pytest.mark.long(minutes=1.2)
 def test_a_killed_worker_resumes_both_from_the_last_backup(tmp_path, workers):
     workdir, args = tmp_path / "work", ("--stage=coarse", "--epochs=2", "--steps_per_epoch=6", "--backup_every_steps=2")
     chief, other = workers.start(workdir, *args)
@@ -317,6 +324,7 @@ LOOP_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.long(minutes=0.7)
 def test_the_workers_loop_logs_and_trains_like_keras_fit(tmp_path):
     """The multi-worker loop under MirroredStrategy on two logical CPUs (its all-reduce and
     batch splitting, without processes) against Keras' fit in one: the same epochs, the same

@@ -109,6 +109,7 @@ def test_generator_discriminators_and_extractor_in_bfloat16_return_float32(tmp_p
         assert not np.isfinite(psnr) or psnr >= 30, (policy, psnr)
 
 
+@pytest.mark.long(minutes=0.9)
 def test_bfloat16_training_steps_are_finite_and_export_matches_float32_keras(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.uniform(size=(4, 112, 112, 3)).astype(np.float32)

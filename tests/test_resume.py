@@ -64,6 +64,7 @@ def log_rows(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.long(minutes=1.3)
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_killed_run_resumes_at_the_step_of_its_backup(tmp_path, stage):
     extra, prefix = STAGES[stage]
