@@ -19,6 +19,8 @@ _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
+_FACES = flags.DEFINE_string("faces", None, "The built-in faces' renderer: v2 (the default) or v1 (the first "
+                             "releases' flat faces, for comparison).")
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Training precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, else float32).")
 console.define_verbose_flag()
@@ -29,6 +31,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from c2fdan_tf.data.face_renderers import renderer
     from c2fdan_tf.main_job import EvaluationSize, run_main_job
     from c2fdan_tf.models.checkpoints import CheckpointError
     from c2fdan_tf.training.config import preset, replace_path
@@ -36,6 +39,9 @@ def main(argv):
 
     try:
         config = replace_path(preset(_CONFIG.value), "runtime.precision", _PRECISION.value)
+        if _FACES.value:
+            config = replace_path(config, "data.faces", _FACES.value)
+            renderer(_FACES.value)  # an unknown name: one line naming the choices
         size = EvaluationSize(_GALLERY.value, _IMAGES.value, _DISTRACTORS.value, _PAIRS.value)
         run_main_job(config, _WORKDIR.value, size, _FORMATS.value)
     except (ValueError, CheckpointError, StageError) as error:

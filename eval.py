@@ -25,6 +25,7 @@ import time
 from absl import app, flags
 
 from c2fdan_tf import console
+from c2fdan_tf.data.face_renderers import DEFAULT_RENDERER
 from c2fdan_tf.precision import PRECISIONS
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.keras); several = ablation.")
@@ -44,6 +45,8 @@ _LANDMARKS = flags.DEFINE_bool("landmarks", True, "Reconstruction: the landmark 
                                 "68-point net (README, 'Pretrained face models').")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Face feature extractor (.keras) of --recognizer=project.")
 _DATA = flags.DEFINE_string("data", "synth", "synth (held-out synthetic identities) or a folder with identity sub-folders.")
+_FACES = flags.DEFINE_string("faces", DEFAULT_RENDERER, "--data=synth: the built-in faces' renderer, v2 (the "
+                             "default) or v1 (the first releases' flat faces).")
 _BENCHMARK = flags.DEFINE_list("benchmark", ["paper", "wild"],
                                 "paper: the paper's occlusions under every protocol (Table I); wild: the "
                                 "reconstruction protocol on the wild occluder families (into OUT/wild/).")
@@ -97,7 +100,7 @@ def open_benchmark():
     elif _DATA.value == "synth":
         benchmark = benchmark_data.synthetic_benchmark(
             _SEED.value, _GALLERY_IDS.value, _IMAGES_PER_ID.value, _DISTRACTORS.value, _PAIRS.value,
-            occlusion_seed=_SEED.value)
+            occlusion_seed=_SEED.value, faces=_FACES.value)
     else:
         benchmark = benchmark_data.folder_benchmark(
             _DATA.value, _GALLERY_IDS.value, _PAIRS.value, occlusion_seed=_SEED.value, seed=_SEED.value,

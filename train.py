@@ -43,6 +43,8 @@ _OCCLUDERS = flags.DEFINE_string("occluders", None,
 _FACE_TEXTURE = flags.DEFINE_float("face_texture", None,
                                    "Stages coarse, full, bvmr: share of the clean faces given natural photo texture "
                                    "before they are occluded (0 = untouched, the paper's).")
+_FACES = flags.DEFINE_string("faces", None, "--data=synth: the built-in faces' renderer, v2 (shaded, textured, "
+                             "accessories; the default) or v1 (the first releases' flat faces).")
 _ALLOW_UNALIGNED = flags.DEFINE_bool("allow_unaligned", None,
                                      "Train on a folder of faces that are mostly not 112x112 (centre-cropped and "
                                      "resized instead of aligned); refused without it.")
@@ -77,7 +79,7 @@ _WORKER_TIMEOUT = flags.DEFINE_integer("worker_timeout", None,
                                        "--strategy=multi_worker: seconds to wait for the other workers to start.")
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
-_OVERRIDES = [_DATA, _OCCLUDERS, _FACE_TEXTURE, _ALLOW_UNALIGNED, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _LR_DECAY, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
+_OVERRIDES = [_DATA, _FACES, _OCCLUDERS, _FACE_TEXTURE, _ALLOW_UNALIGNED, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _LR_DECAY, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
               _IDENTITY, _ON_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, _WORKER_TIMEOUT, *_WEIGHTS.values()]
 

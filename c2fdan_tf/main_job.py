@@ -178,7 +178,7 @@ def _evaluate(config, evaluation, generator, checkpoint, sha, extractor_path, ba
     recognizer; writes both reports and completions.png; returns {recognizer: summary}."""
     benchmark = synthetic_benchmark(
         config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
-        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed)
+        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed, faces=config.data.faces)
     recognizer, description = load_recognizer("project", extractor_path)
     face_api, face_api_description = load_recognizer("face_api")
     log(f"identity metrics by {description['description']} and by {face_api_description['description']}")
@@ -271,7 +271,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         t -= earlier.get("wild_benchmark", 0.0)
     else:
         faces = synthetic_face_source("eval", evaluation.gallery_identities, evaluation.images_per_identity,
-                                      seed=config.data.seed, progress=True)  # the paper benchmark's gallery
+                                      seed=config.data.seed, progress=True, faces=config.data.faces)  # the paper's gallery
         gallery = Benchmark("synthetic", faces.images, faces.labels, [], 0, None)
         wild = evaluate_wild(generator(), gallery, config.data.seed, list(WILD_METHODS), evaluation.wild_images,
                              coarse_stage1=load_generator(baseline_paths["coarse_stage1"]),
@@ -287,8 +287,9 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         log("export of this checkpoint already done, reused")
         t -= earlier.get("export", 0.0)
     else:
-        parity = occluded_faces("synth", "eval", 8, config.data.seed, benchmark=True)
-        representative = occluded_faces("synth", "train", 64, config.data.seed, benchmark=False)["occluded"]
+        parity = occluded_faces("synth", "eval", 8, config.data.seed, benchmark=True, faces=config.data.faces)
+        representative = occluded_faces("synth", "train", 64, config.data.seed, benchmark=False,
+                                        faces=config.data.faces)["occluded"]
         source = {"checkpoint": str(checkpoint), "sha256": sha, "config": generator().get_config()}
         manifest = export_artifacts(generator(), export_dir, parity, formats, representative, source, log=log)
         for entry in manifest["artifacts"].values():

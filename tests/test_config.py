@@ -38,9 +38,9 @@ def test_first_release_config_loads_as_the_same_recipe(tmp_path):
     expected = dataclasses.replace(
         small, runtime=dataclasses.replace(small.runtime, precision="float32"),
         model=dataclasses.replace(small.model, bvmr_width=defaults.model.bvmr_width),
-        # It trained on the paper's occluders alone, on untextured faces (both came in the third release).
+        # It trained on the paper's occluders alone, on untextured v1 faces (all came in the third release).
         data=dataclasses.replace(small.data, occlusion_augmentation=defaults.data.occlusion_augmentation,
-                                 occluders="paper", face_texture=0.0),
+                                 occluders="paper", face_texture=0.0, faces="v1"),
         losses=StageLosses(coarse=LossWeights(mask=10.0, occluded=3.0, non_occluded=1.0, perceptual=0.0, style=0.0,
                                               adversarial=0.0),
                            full=LossWeights(mask=10.0, occluded=3.0, style=0.0, occluded_on_fine=True)),
@@ -130,3 +130,14 @@ def test_the_network_factory_builds_by_name_and_refuses_unknown_names():
         import dataclasses
 
         build_network("generator", dataclasses.replace(model, attention="global"))
+
+
+def test_the_renderer_flag_is_checked_and_a_config_from_before_v2_says_v1(tmp_path):
+    assert preset("small").data.faces == "v2"
+    assert resolve_config("small", "coarse", {"faces": "v1"}).data.faces == "v1"
+    with pytest.raises(ValueError, match="Unknown face renderer 'cartoon'; choose from v1, v2"):
+        resolve_config("small", "coarse", {"faces": "cartoon"})
+    written = preset("tiny").to_dict()
+    del written["data"]["faces"]  # a stage's config.json of the releases before renderer v2
+    (tmp_path / "config.json").write_text(json.dumps(written))
+    assert load_config(tmp_path / "config.json").data.faces == "v1"

@@ -1,4 +1,5 @@
-"""Built-in synthetic faces: determinism, splits, identity signal, alignment, caching."""
+"""Built-in synthetic faces, both renderers (v1 flat, v2 shaded): determinism, splits, identity
+signal, alignment, caching, and where the five template points are drawn."""
 
 import subprocess
 import sys
@@ -6,19 +7,21 @@ import sys
 import numpy as np
 import pytest
 
-from c2fdan_tf.data import synthetic_faces
+from c2fdan_tf.data import face_renderers, synthetic_faces, synthetic_faces_v2
 from c2fdan_tf.data.face_sources import render_synthetic_split, synthetic_face_source
 from c2fdan_tf.face_template import LANDMARKS
 
 
-def test_faces_are_deterministic_in_seed_identity_and_index():
-    a = synthetic_faces.render_faces(0, [5, 5, 9], [0, 1, 0])
-    b = synthetic_faces.render_faces(0, [9, 5], [0, 1])  # another batch composition
+@pytest.mark.parametrize("faces", ["v1", "v2"])
+def test_faces_are_deterministic_in_seed_identity_and_index(faces):
+    render = face_renderers.renderer(faces).render_faces
+    a = render(0, [5, 5, 9], [0, 1, 0])
+    b = render(0, [9, 5], [0, 1])  # another batch composition
     assert a.shape == (3, 112, 112, 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a[2], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], a[1])  # same identity, another image
-    assert not np.array_equal(a[0], synthetic_faces.render_faces(1, [5], [0])[0])  # another seed
+    assert not np.array_equal(a[0], render(1, [5], [0])[0])  # another seed
 
 
 def test_splits_have_disjoint_identities():
@@ -48,9 +51,11 @@ def test_identity_fixes_the_look_and_images_vary_the_rest():
     assert 0.55 < np.mean([p["parting"] != 0 for p in identities]) < 0.8
 
 
-def test_raw_pixels_already_carry_identity():
-    """1-nearest-neighbour on raw face pixels beats chance by far (40 identities)."""
-    faces, labels = render_synthetic_split(0, "train", 40, 5)
+@pytest.mark.parametrize("faces, better_than", [("v1", 10 / 40), ("v2", 4 / 40)])
+def test_raw_pixels_already_carry_identity(faces, better_than):
+    """1-nearest-neighbour on raw face pixels beats chance (1/40) by far; v2 less so: its images
+    of one identity differ in lighting, camera, background, glasses and hats."""
+    faces, labels = render_synthetic_split(0, "train", 40, 5, faces=faces)
     x = faces[:, 34:104, 24:88].astype(np.float32)
     x = x.reshape(len(x), 35, 2, 32, 2, 3).mean((2, 4)).reshape(len(x), -1)
     x -= x.mean(1, keepdims=True)
@@ -58,11 +63,12 @@ def test_raw_pixels_already_carry_identity():
     similarity = x @ x.T
     np.fill_diagonal(similarity, -np.inf)
     accuracy = (labels[similarity.argmax(1)] == labels).mean()
-    assert accuracy > 10 / 40, accuracy  # chance is 1/40
+    assert accuracy > better_than, accuracy  # chance is 1/40
 
 
-def test_faces_are_aligned_to_the_template_and_anti_aliased():
-    faces = synthetic_faces.render_faces(2, range(64), [0] * 64).astype(np.float32)
+@pytest.mark.parametrize("faces, centre", [("v1", 0.5), ("v2", 0.0)])  # where pixel n's centre is
+def test_faces_are_aligned_to_the_template_and_anti_aliased(faces, centre):
+    faces = face_renderers.renderer(faces).render_faces(2, range(64), [0] * 64).astype(np.float32)
     mean = faces.mean(axis=(0, 3))
     # On the mean face, the darkest point near each eye landmark is the pupil, at it.
     for name in ("left_eye", "right_eye"):
@@ -70,7 +76,7 @@ def test_faces_are_aligned_to_the_template_and_anti_aliased():
         y0, x0 = int(y) - 10, int(x) - 10
         window = mean[y0 : y0 + 21, x0 : x0 + 21]
         dy, dx = np.unravel_index(window.argmin(), window.shape)
-        assert np.hypot(y0 + dy + 0.5 - y, x0 + dx + 0.5 - x) <= 3.0, name
+        assert np.hypot(y0 + dy + centre - y, x0 + dx + centre - x) <= 3.0, name
     # Anti-aliasing: edges have intermediate values between the flat regions.
     gradients = np.abs(np.diff(faces.mean(-1), axis=2))
     assert np.mean((gradients > 3) & (gradients < 40)) > np.mean(gradients >= 40)
@@ -105,10 +111,11 @@ def test_contact_sheet_command_writes_a_png(tmp_path):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_rendering_is_independent_of_thread_count(workers):
-    faces, labels = render_synthetic_split(1, "train", 3, 30, workers=workers)
-    reference = synthetic_faces.render_faces(1, labels.tolist(), list(range(30)) * 3)
-    np.testing.assert_array_equal(faces, reference)
+@pytest.mark.parametrize("faces", ["v1", "v2"])
+def test_rendering_is_independent_of_thread_count(workers, faces):
+    images, labels = render_synthetic_split(1, "train", 3, 30, workers=workers, faces=faces)
+    reference = face_renderers.renderer(faces).render_faces(1, labels.tolist(), list(range(30)) * 3)
+    np.testing.assert_array_equal(images, reference)
 
 
 def test_known_landmarks_are_where_the_renderer_draws_the_template_points():
@@ -144,3 +151,66 @@ def test_a_real_landmark_net_finds_the_known_points_on_clean_faces():
     # face-api.js' 68-point net, trained on real faces: ~8 % of the inter-ocular distance here
     # (measured: 7.7 % mean on 20 faces); a point off by a feature (an eyebrow, a nostril) is >= 25 %.
     assert errors.mean() < 0.12 and errors.max() < 0.2, errors
+
+
+def _plain_v2(monkeypatch, **identity):
+    """v2 with the camera, accessories and gaze held still and the given identity fields, so that
+    a feature's own colour can be found in the image."""
+    own_identity, own_variation = synthetic_faces_v2.identity_parameters, synthetic_faces_v2.image_variation
+    monkeypatch.setattr(synthetic_faces_v2, "identity_parameters",
+                        lambda seed, i: {**own_identity(seed, i), "glasses_owner": 0.0, "beard_kind": 0.0, **identity})
+    monkeypatch.setattr(synthetic_faces_v2, "image_variation", lambda seed, i, j: {
+        **own_variation(seed, i, j), "gaze_x": 0.0, "gaze_y": 0.0, "eye_open": 1.05, "smile": 0.0, "mouth_open": 0.0,
+        "other_glasses": 0.0, "hat": 0.0, "blur": 0.0, "noise": 0.0, "jpeg": 0.0, "grayscale": 0.0,
+        "brightness": 1.0, "contrast": 1.0, "tint": np.ones(3)})
+
+
+def test_v2_known_landmarks_are_where_the_irises_and_the_lips_ends_are_drawn(monkeypatch):
+    """The irises drawn pure green and the lips pure blue: the green blobs' centres are the known
+    eye points and the blue band's ends the known mouth corners, under each image's rotation,
+    scale, shift, yaw and pitch (pixel n's centre at n, the alignment's convention)."""
+    _plain_v2(monkeypatch, iris=np.array([0.0, 1.0, 0.0]), lip=np.array([0.0, 0.0, 1.0]), eye_height=3.8, iris_r=2.8,
+              eye_shadow=0.0)
+    identities, indices = [10_000_000 + i for i in range(10)], [i % 3 for i in range(10)]
+    faces = synthetic_faces_v2.render_faces(0, identities, indices).astype(np.float32) / 255.0
+    known = synthetic_faces_v2.known_landmarks(0, identities, indices)
+    for face, points in zip(faces, known):
+        green = np.clip(face[..., 1] - face[..., [0, 2]].max(-1) - 0.25, 0, None)
+        for (x, y) in points[:2]:
+            window = np.zeros_like(green)
+            window[int(y) - 6 : int(y) + 7, int(x) - 9 : int(x) + 10] = 1
+            rows, cols = np.nonzero(green * window)
+            weights = (green * window)[rows, cols]
+            centre = np.array([np.average(cols, weights=weights), np.average(rows, weights=weights)])
+            assert np.hypot(*(centre - (x, y))) < 0.6, (centre, (x, y))
+        blue = face[..., 2] - face[..., :2].max(-1) > 0.1  # the lips, and their shadowed corners
+        (lx, ly), (rx, ry) = points[3], points[4]
+        band = np.zeros_like(blue)
+        band[int(min(ly, ry)) - 3 : int(max(ly, ry)) + 4, int(lx) - 6 : int(rx) + 7] = True  # not the background
+        cols = np.nonzero((blue & band).any(0))[0]
+        assert abs(cols.min() - lx) <= 1.0 and abs(cols.max() - rx) <= 1.0, (cols.min(), cols.max(), lx, rx)
+
+
+def test_v2_identities_keep_their_look_and_span_what_faces_look_like():
+    a, b = synthetic_faces_v2.identity_parameters(3, 17), synthetic_faces_v2.identity_parameters(3, 17)
+    assert all(np.array_equal(a[key], b[key]) for key in a)
+    first, second = synthetic_faces_v2.image_variation(3, 17, 0), synthetic_faces_v2.image_variation(3, 17, 1)
+    assert first["light"].tolist() != second["light"].tolist() and first["rotation"] != second["rotation"]
+    people = [synthetic_faces_v2.identity_parameters(0, i) for i in range(400)]
+    images = [synthetic_faces_v2.image_variation(0, i, 0) for i in range(400)]
+    luminance = [float(np.dot(p["skin"], [0.299, 0.587, 0.114])) for p in people]
+    assert min(luminance) < 0.3 and max(luminance) > 0.8  # very dark to very light skin
+    assert {int(p["hair_style"]) for p in people} == set(range(len(synthetic_faces_v2.HAIR_STYLES)))
+    assert {int(p["beard_kind"]) for p in people} == {0, 1, 2, 3}
+    glasses = np.mean([(p["glasses_owner"] * v["glasses"] + v["other_glasses"]) > 0 for p, v in zip(people, images)])
+    assert 0.2 < glasses < 0.45 and 0.06 < np.mean([v["hat"] for v in images]) < 0.2
+    assert 0.03 < np.mean([v["grayscale"] for v in images]) < 0.12
+
+
+def test_v1_and_v2_caches_are_apart_and_an_unknown_renderer_is_named(tmp_path):
+    one = synthetic_face_source("eval", 2, 1, seed=0, cache_dir=tmp_path, faces="v1")
+    two = synthetic_face_source("eval", 2, 1, seed=0, cache_dir=tmp_path, faces="v2")
+    assert len(list(tmp_path.iterdir())) == 2 and not np.array_equal(one.images, two.images)
+    np.testing.assert_array_equal(one.images, synthetic_faces.render_faces(0, [10_000_000, 10_000_001], [0, 0]))
+    with pytest.raises(ValueError, match="Unknown face renderer 'v3'; choose from v1, v2"):
+        synthetic_face_source("eval", 2, 1, cache_dir=tmp_path, faces="v3")

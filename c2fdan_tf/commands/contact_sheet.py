@@ -19,6 +19,7 @@ _SPLIT = flags.DEFINE_enum("split", "train", ["train", "eval", "distractor"], "W
 _IDENTITIES = flags.DEFINE_integer("identities", 8, "Rows: identities.")
 _IMAGES = flags.DEFINE_integer("images", 6, "Columns: images per identity.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic faces.")
+_FACES = flags.DEFINE_enum("faces", "v2", ["v1", "v2"], "The renderer: v2 (the default) or v1.")
 _OCCLUDED = flags.DEFINE_bool("occluded", False, "Also show the images with training occlusions.")
 _OCCLUDERS = flags.DEFINE_bool("occluders", False, "Instead: every occluder family (the paper's and the wild "
                                "ones) under its benchmark conditions, with its masks (docs/occluders.png).")
@@ -35,7 +36,7 @@ def main(argv):
     if _OCCLUDERS.value:
         grid = occluder_sheet(_SEED.value)
     else:
-        grid = contact_sheet(_SPLIT.value, _IDENTITIES.value, _IMAGES.value, _SEED.value, _OCCLUDED.value)
+        grid = contact_sheet(_SPLIT.value, _IDENTITIES.value, _IMAGES.value, _SEED.value, _OCCLUDED.value, _FACES.value)
     try:
         Image.fromarray(grid).save(_OUT.value)
     except OSError as error:

@@ -11,11 +11,11 @@ occlusions.
 import numpy as np
 
 
-def contact_sheet(split="train", identities=8, images=6, seed=0, occluded=False):
-    """uint8 grid (identities * 112, columns * 112, 3)."""
+def contact_sheet(split="train", identities=8, images=6, seed=0, occluded=False, faces_renderer="v2"):
+    """uint8 grid (identities * 112, columns * 112, 3) of renderer `faces_renderer`'s faces."""
     from c2fdan_tf.data.face_sources import render_synthetic_split
 
-    faces, _ = render_synthetic_split(seed, split, identities, images)
+    faces, _ = render_synthetic_split(seed, split, identities, images, faces=faces_renderer)
     columns = [faces]
     if occluded:
         import tensorflow as tf

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from c2fdan_tf.data import image_files, synthetic_faces
+from c2fdan_tf.data import face_renderers, image_files
 from c2fdan_tf.data.image_files import ReadReport, scan_image_folder
 from c2fdan_tf.data.insightface_formats import RecordFileFaces, find_record_pack
 from c2fdan_tf.data.random_access import RandomAccessFaces
@@ -208,18 +208,21 @@ def default_cache_dir():
 
 
 def _render_chunk(args):
-    seed, identities, indices = args
-    return synthetic_faces.render_faces(seed, identities, indices)
+    seed, identities, indices, faces = args
+    return face_renderers.render_faces(seed, identities, indices, faces)
 
 
-def render_synthetic_split(seed, split, num_identities, images_per_identity, workers=None, progress=False):
-    """Renders a split: (images uint8 (N, 112, 112, 3), labels int32 (N,)), N = ids x images."""
-    offset = synthetic_faces.SPLIT_OFFSETS[split]
+def render_synthetic_split(seed, split, num_identities, images_per_identity, workers=None, progress=False,
+                           faces=face_renderers.DEFAULT_RENDERER):
+    """Renders a split with renderer `faces`: (images uint8 (N, 112, 112, 3), labels int32 (N,)),
+    N = ids x images."""
+    face_renderers.renderer(faces)  # an unknown name fails here, naming the choices
+    offset = face_renderers.SPLIT_OFFSETS[split]
     labels = np.repeat(np.arange(num_identities, dtype=np.int32), images_per_identity)
     identities = offset + labels.astype(np.int64)
     indices = np.tile(np.arange(images_per_identity), num_identities)
     chunks = [
-        (seed, identities[i : i + 64].tolist(), indices[i : i + 64].tolist())
+        (seed, identities[i : i + 64].tolist(), indices[i : i + 64].tolist(), faces)
         for i in range(0, len(labels), 64)
     ]
     workers = workers or min(len(chunks), os.cpu_count() or 1)
@@ -242,10 +245,12 @@ def render_synthetic_split(seed, split, num_identities, images_per_identity, wor
 
 
 def synthetic_face_source(
-    split="train", num_identities=500, images_per_identity=16, seed=0, cache_dir=None, progress=False
+    split="train", num_identities=500, images_per_identity=16, seed=0, cache_dir=None, progress=False,
+    faces=face_renderers.DEFAULT_RENDERER,
 ):
-    """The built-in synthetic faces of a split, rendered once and cached on disk."""
-    key = f"synth-v{synthetic_faces.RENDERER_VERSION}-s{seed}-{split}-{num_identities}x{images_per_identity}"
+    """The built-in synthetic faces of a split (renderer `faces`), rendered once and cached on disk."""
+    version = face_renderers.renderer(faces).RENDERER_VERSION
+    key = f"synth-{faces}-r{version}-s{seed}-{split}-{num_identities}x{images_per_identity}"
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache_dir / f"{key}.npz"
     if path.exists():
@@ -255,7 +260,7 @@ def synthetic_face_source(
         except (OSError, ValueError, KeyError) as error:
             logger.warning("Ignoring unreadable face cache %s (%s); rendering again.", path, error)
     images, labels = render_synthetic_split(
-        seed, split, num_identities, images_per_identity, progress=progress
+        seed, split, num_identities, images_per_identity, progress=progress, faces=faces
     )
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)

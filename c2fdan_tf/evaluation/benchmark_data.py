@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image
 
 from c2fdan_tf.data.face_sources import synthetic_face_source
-from c2fdan_tf.data.synthetic_faces import RENDERER_VERSION, SPLIT_OFFSETS, known_landmarks
+from c2fdan_tf.data import face_renderers
+from c2fdan_tf.data.face_renderers import DEFAULT_RENDERER, SPLIT_OFFSETS
 from c2fdan_tf.data.image_files import (ImageReadError, ReadReport, check_alignment, list_image_files,
                                         read_face_image, scan_image_folder)
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark
@@ -120,10 +121,11 @@ def _pairs_from_labels(images, labels, num_pairs, seed):
 
 
 def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, distractors=2000,
-                        verification_pairs=600, conditions=None, occlusion_seed=0):
-    """The paper's protocols built from held-out synthetic identities."""
-    gallery = synthetic_face_source("eval", gallery_identities, images_per_identity, seed=seed, progress=True)
-    distractor_faces = synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True)
+                        verification_pairs=600, conditions=None, occlusion_seed=0, faces=DEFAULT_RENDERER):
+    """The paper's protocols built from held-out synthetic identities (renderer `faces`)."""
+    gallery = synthetic_face_source("eval", gallery_identities, images_per_identity, seed=seed, progress=True,
+                                    faces=faces)
+    distractor_faces = synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True, faces=faces)
     conditions = conditions or benchmark_conditions()
 
     def chunks(size):
@@ -134,10 +136,11 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
     identities = SPLIT_OFFSETS["eval"] + np.repeat(np.arange(gallery_identities), images_per_identity)
     indices = np.tile(np.arange(images_per_identity), gallery_identities)
     return Benchmark(
-        "synthetic", gallery.images, gallery.labels,
+        f"synthetic ({faces})", gallery.images, gallery.labels,
         synthesize_conditions(gallery.images, occlusion_seed, conditions),
-        len(distractor_faces), chunks, pairs, occlusion_seed, known_landmarks(seed, identities, indices),
-        distractor_digest=f"synthetic-v{RENDERER_VERSION}-seed{seed}-{distractors}",
+        len(distractor_faces), chunks, pairs, occlusion_seed,
+        face_renderers.known_landmarks(seed, identities, indices, faces),
+        distractor_digest=f"synthetic-{faces}-r{face_renderers.renderer(faces).RENDERER_VERSION}-seed{seed}-{distractors}",
     )
 
 

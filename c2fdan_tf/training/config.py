@@ -16,6 +16,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from c2fdan_tf.data.face_renderers import DEFAULT_RENDERER, renderer
 from c2fdan_tf.data.occluders.families import WILD_MIX, parse_mix
 
 from c2fdan_tf.losses import LossWeights
@@ -46,6 +47,7 @@ class ModelConfig:
 @dataclasses.dataclass
 class DataConfig:
     source: str = "synth"  # "synth" (built-in faces) or a path
+    faces: str = DEFAULT_RENDERER  # the built-in faces' renderer: "v2" (shaded, textured) or "v1" (flat, releases 1-2)
     synth_identities: int = 2000
     synth_images_per_identity: int = 24
     synth_eval_identities: int = 200
@@ -141,6 +143,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data):
         """The config of `to_dict`; ValueError naming an unknown or missing section/field."""
+        if isinstance(data.get("data"), dict) and "faces" not in data["data"]:
+            data = {**data, "data": {**data["data"], "faces": "v1"}}  # written before renderer v2: v1's faces
         sections = {}
         for field in dataclasses.fields(cls):
             if field.name not in data:
@@ -270,6 +274,7 @@ def preset(name):
 FLAG_FIELDS = {
     "data": "data.source",
     "seed": "data.seed",
+    "faces": "data.faces",
     "width": "model.width",
     "attention": "model.attention",
     "cross_attention_mode": "model.cross_attention_mode",
@@ -334,6 +339,7 @@ def resolve_config(preset_name, stage, overrides):
                              "schedule (extractors: cosine decay, BVMR: constant).")
         config = replace_path(config, path.replace("STAGE", stage), value)
     parse_mix(config.data.occluders)  # a wrong family or weight: one line, before any work
+    renderer(config.data.faces)  # an unknown renderer: one line naming the choices
     if not 0.0 <= config.data.face_texture <= 1.0:
         raise ValueError(f"--face_texture is a probability in [0, 1], not {config.data.face_texture}.")
     return config

@@ -18,6 +18,7 @@ def open_split(data, split):
             "images_per_identity": data.synth_images_per_identity,
             "seed": data.seed,
             "progress": True,
+            "faces": data.faces,
         }
     return open_face_source(data.source, split=split, **options)
 
