@@ -58,7 +58,7 @@ def main(argv):
                f"--checkpoint={','.join(str(path) for path in checkpoints.values())}",
                f"--coarse_checkpoint={stage_checkpoint(workdir, 'coarse')}",
                f"--extractor={stage_checkpoint(workdir, 'extractor')}",
-               "--methods=non_occluded,occluded,coarse_stage1,c2fdan", f"--out={out}",
+               "--methods=non_occluded,occluded,coarse_stage1,c2fdan", f"--out={out}", "--ablation_table",
                f"--gallery_identities={_GALLERY.value}", f"--images_per_identity={_IMAGES.value}",
                f"--distractors={_DISTRACTORS.value}", f"--verification_pairs={_PAIRS.value}"]
     print("evaluating every row:", " ".join(command[1:]), flush=True)

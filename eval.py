@@ -29,6 +29,8 @@ from c2fdan_tf.data.face_renderers import DEFAULT_RENDERER
 from c2fdan_tf.precision import PRECISIONS
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "Generator checkpoint(s) (.keras); several = ablation.")
+_ABLATION_TABLE = flags.DEFINE_bool("ablation_table", False, "Write OUT/<checkpoint>/ and OUT/ablation.md even for "
+                                    "one checkpoint (ablation.py with one row).")
 _RECOGNIZER = flags.DEFINE_enum("recognizer", "project", ["project", "face_api"],
                                 "Face recognizer of the identity metrics: the project's --extractor, or "
                                 "face-api.js' pretrained net (README, 'Pretrained face models').")
@@ -247,7 +249,7 @@ def main(argv):
         check_protocol_inputs(benchmark, _PROTOCOL.value)
         further_sets = [(Path(path).stem, benchmark_data.verification_bin_pairs(path))
                         for path in _VERIFICATION_BIN.value[1:]] if "verification" in _PROTOCOL.value else []
-        ablation = len(checkpoints) > 1
+        ablation = len(checkpoints) > 1 or _ABLATION_TABLE.value
         rows = []
         for i, (path, generator) in enumerate(zip(checkpoints, generators)):
             # The baselines do not depend on the checkpoint: evaluate them once.
