@@ -4,7 +4,9 @@ matplotlib's Grace Hopper, US Navy, public domain), aligned by the project's MTC
 occluded by the benchmarks' own conditions (the paper's forms and the wild families, every size
 and position, several occlusion seeds), completed blind. Prints per family: mask IoU, PSNR of
 the output and of the occluded input against the clean face, and the occluder left (0 = gone);
-the same for Telea given C2FDAN's mask; and on the clean faces, the share of pixels masked.
+the same for Telea given C2FDAN's mask; face-api.js' recognizer's descriptor distance (1 - cosine)
+of the input and of the output to the clean face (identity kept: the output's is the smaller);
+and on the clean faces, the share of pixels masked.
 
     python benchmarks/real_photo_occluders.py --checkpoint=runs/demo/full/final.keras [--seeds=6]
 """
@@ -46,8 +48,8 @@ def real_faces():
     return np.stack(faces)
 
 
-def measure(runner, faces, conditions, seeds):
-    """Mean metrics over faces x conditions x seeds."""
+def measure(runner, faces, conditions, seeds, embed):
+    """Mean metrics over faces x conditions x seeds; `embed`: images -> L2-normalised descriptors."""
     clean = faces.astype(np.float32) / 255.0
     rows = {"iou": [], "psnr": [], "psnr_occluded": [], "left": [], "psnr_telea": [], "left_telea": []}
     occluded, masks, truth = [], [], []
@@ -66,13 +68,20 @@ def measure(runner, faces, conditions, seeds):
     rows["psnr_telea"] = float(np.mean(image_metrics.psnr(filled, truth).numpy()))
     rows["left"] = image_metrics.occluder_residual(outputs["completed"], occluded, truth, masks)
     rows["left_telea"] = image_metrics.occluder_residual(filled, occluded, truth, masks)
+    clean_descriptors = embed(truth)
+    for key, images in (("distance_occluded", occluded), ("distance", outputs["completed"])):
+        rows[key] = float(np.mean(1.0 - np.sum(embed(np.asarray(images)) * clean_descriptors, axis=1)))
     return rows
 
 
 def main(argv):
     del argv
     start = time.time()
+    from c2fdan_tf.evaluation.recognition import Embedder
+    from c2fdan_tf.models.face_api import load_face_api_recognizer
+
     runner = as_runner(_CHECKPOINT.value)
+    embed = Embedder(load_face_api_recognizer())
     faces = real_faces()
     print(f"command: python benchmarks/real_photo_occluders.py --checkpoint={_CHECKPOINT.value} "
           f"--seeds={_SEEDS.value}")
@@ -83,12 +92,14 @@ def main(argv):
           f"{np.mean(image_metrics.psnr(outputs['completed'], faces / 255.0).numpy()):.1f} dB")
     groups = [(form, benchmark_conditions(forms=(form,))) for form in ("rectangle", "text")]
     groups += [(family, wild_conditions((family,))) for family in WILD_FAMILIES]
-    print(f"{'family':<16} {'mask IoU':>8} {'PSNR in':>8} {'C2FDAN':>8} {'Telea':>8} {'left':>6} {'left T':>6}")
+    print(f"{'family':<16} {'mask IoU':>8} {'PSNR in':>8} {'C2FDAN':>8} {'Telea':>8} {'left':>6} {'left T':>6} "
+          f"{'id in':>6} {'id out':>6}")
     for name, conditions in groups:
-        r = measure(runner, faces, conditions, _SEEDS.value)
+        r = measure(runner, faces, conditions, _SEEDS.value, embed)
         print(f"{name:<16} {r['iou']:8.3f} {r['psnr_occluded']:8.2f} {r['psnr']:8.2f} {r['psnr_telea']:8.2f} "
-              f"{r['left']:6.3f} {r['left_telea']:6.3f}")
-    print(f"({2 * _SEEDS.value} occluded faces per condition; Telea given C2FDAN's predicted mask; "
+              f"{r['left']:6.3f} {r['left_telea']:6.3f} {r['distance_occluded']:6.3f} {r['distance']:6.3f}")
+    print(f"({2 * _SEEDS.value} occluded faces per condition; Telea given C2FDAN's predicted mask; id in / out: "
+          f"face-api descriptor distance of the occluded input / the output to the clean face; "
           f"{time.time() - start:.0f} s)")
 
 
