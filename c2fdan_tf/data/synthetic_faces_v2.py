@@ -36,7 +36,7 @@ import functools
 import cv2
 import numpy as np
 
-from c2fdan_tf.data.synthetic_faces import _coverage, _ellipse_distance, _paint, _segment_distance, _stack
+from c2fdan_tf.data.synthetic_faces import _Batch, _coverage, _ellipse_distance, _paint, _segment_distance, _stack
 from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE, LANDMARKS
 
 RENDERER_VERSION = 2  # bump when the look changes: caches are keyed by it
@@ -224,27 +224,17 @@ def known_landmarks(seed, identities, indices):
     half = _MOUTH_HALF * p.mouth_scale[:, 0, 0, None]
     cx = np.concatenate([_EYES[0][0] * ones, _EYES[1][0] * ones, _TIP[0] * ones, _MOUTH_X - half, _MOUTH_X + half], 1)
     cy = np.concatenate([_EYES[0][1] * ones, _EYES[1][1] * ones, _TIP[1] * ones, _MOUTH_Y * ones, _MOUTH_Y * ones], 1)
-    squeeze = _Batch_view(p)
+    columns = _Batch({name: value[:, 0] for name, value in p.values.items()})  # (B, 1): broadcasts with (B, K)
     # The point drawn at canonical c is where x - yaw h(x) = c: a fixed point (h is smooth, |yaw h'| << 1).
     x, y = cx.copy(), cy.copy()
     for _ in range(20):
-        height = _parallax_height(x, y, squeeze)
+        height = _parallax_height(x, y, columns)
         x, y = cx + v.yaw[:, 0, 0, None] * height, cy + v.pitch[:, 0, 0, None] * height
     c = (IMAGE_SIZE - 1) / 2.0
     cos, sin, scale = np.cos(v.rotation[:, 0, 0, None]), np.sin(v.rotation[:, 0, 0, None]), v.scale[:, 0, 0, None]
     dy, dx = y - c, x - c
     return np.stack([c + v.shift_x[:, 0, 0, None] + scale * (sin * dy + cos * dx),
                      c + v.shift_y[:, 0, 0, None] + scale * (cos * dy - sin * dx)], axis=-1)
-
-
-class _Batch_view:
-    """Identity parameters as (B, 1) columns (for point arrays of shape (B, K))."""
-
-    def __init__(self, batch):
-        self._batch = batch
-
-    def __getattr__(self, name):
-        return getattr(self._batch, name)[:, 0]
 
 
 # ------------------------------------------------------------------ textures
