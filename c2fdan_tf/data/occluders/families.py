@@ -1,10 +1,10 @@
 """The wild occluder families by name, and the training mix of them with the paper's.
 
-A mix is a probability per family ("paper" = the paper's rectangles and words, Eq. 1):
-every training image gets one family, drawn from (seed, image id), then that family's
+A mix is a probability per family ("paper" = the paper's rectangles and words, Eq. 1;
+"clean" = no occluder at all, an empty mask): every training image gets one family, drawn from (seed, image id), then that family's
 random occluder. The batch is split by family (`tf.dynamic_partition`), so each image pays
 only for its own family's drawing. `form` in the batches says which: 0 / 1 the paper's
-rectangle / text, 2 + k the k-th of WILD_FAMILIES.
+rectangle / text, 2 + k the k-th of WILD_FAMILIES, -1 a clean face.
 """
 
 import functools
@@ -22,6 +22,10 @@ from c2fdan_tf.data.occluders.subtitles import Subtitles
 from c2fdan_tf.data.occluders.watermarks import TiledWatermark, Watermark
 
 PAPER = "paper"
+# A face left as it is (mask all zero): without such examples nothing tells the mask that a face
+# with nothing on it needs no edit (the demo model masked 10-25 % of clean real faces).
+CLEAN = "clean"
+CLEAN_FORM = -1
 _CLASSES = (Subtitles, Watermark, TiledWatermark, Emoji, Sticker, Strokes, Objects, TexturedFills)
 WILD_FAMILIES = tuple(cls.name for cls in _CLASSES)
 BENCHMARK_SIZES = {cls.name: cls.benchmark_sizes for cls in _CLASSES}  # the wild benchmark's two per family
@@ -48,9 +52,9 @@ def parse_mix(text):
     for part in filter(None, (p.strip() for p in str(text).split(","))):
         name, _, weight = part.partition(":")
         name = name.strip()
-        if name != PAPER and name not in WILD_FAMILIES:
+        if name not in (PAPER, CLEAN) + WILD_FAMILIES:
             raise ValueError(f"Unknown occluder family {name!r} in {text!r}; choose from "
-                             f"{', '.join((PAPER,) + WILD_FAMILIES)}.")
+                             f"{', '.join((PAPER, CLEAN) + WILD_FAMILIES)}.")
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
@@ -82,7 +86,7 @@ class MixedOccluders:
         self.paper = OcclusionSynthesizer(words)
         self.texture = FaceTexture(face_texture)
         self.members = list(self.mix)
-        self.families = {name: wild_family(name) for name in self.members if name != PAPER}
+        self.families = {name: wild_family(name) for name in self.members if name not in (PAPER, CLEAN)}
 
     def training_batch(self, faces, seed, ids):
         """Flipped faces (the paper's flip), each occluded by its family's random occluder:
@@ -107,6 +111,11 @@ class MixedOccluders:
                 mask = self.paper.render_masks(params)
                 occluded = (1.0 - mask) * member_faces + mask * params["color"][:, None, None, :]  # Eq. 1
                 form, size, position = params["form"], params["size"], params["position"]
+            elif member == CLEAN:  # nothing drawn: the face is its own ground truth, the mask empty
+                occluded, mask = member_faces, tf.zeros_like(member_faces[..., :1])
+                form = tf.fill(tf.shape(member_ids), CLEAN_FORM)
+                size = tf.zeros(tf.shape(member_ids), tf.float32)
+                position = tf.fill(tf.shape(member_ids), RANDOM_POSITION)
             else:
                 family = self.families[member]
                 low, high = family.training_sizes
