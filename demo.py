@@ -17,6 +17,7 @@ _GALLERY = flags.DEFINE_integer("gallery_identities", 30, "Evaluation: held-out 
 _IMAGES = flags.DEFINE_integer("images_per_identity", 5, "Evaluation: images per identity.")
 _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor faces.")
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
+_WILD_IMAGES = flags.DEFINE_integer("wild_images", 20, "The wild benchmark's faces (x 64 conditions).")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
 _FACES = flags.DEFINE_string("faces", None, "The built-in faces' renderer: v2 (the default) or v1 (the first "
@@ -42,7 +43,7 @@ def main(argv):
         if _FACES.value:
             config = replace_path(config, "data.faces", _FACES.value)
             renderer(_FACES.value)  # an unknown name: one line naming the choices
-        size = EvaluationSize(_GALLERY.value, _IMAGES.value, _DISTRACTORS.value, _PAIRS.value)
+        size = EvaluationSize(_GALLERY.value, _IMAGES.value, _DISTRACTORS.value, _PAIRS.value, _WILD_IMAGES.value)
         run_main_job(config, _WORKDIR.value, size, _FORMATS.value)
     except (ValueError, CheckpointError, StageError) as error:
         sys.exit(f"error: {error}")

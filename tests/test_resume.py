@@ -1,6 +1,6 @@
 """A one-process training run killed mid-epoch (a real SIGKILL) resumes at the exact step of
 its newest backup: the same optimizer steps, learning rates, epoch boundaries and data as a
-run that was never interrupted (issue 34), for every stage that trains."""
+run that was never interrupted (issue 34), for every training loop (extractor, GAN, BVMR)."""
 
 import csv
 import json
@@ -18,10 +18,11 @@ from tests.commands import ROOT, run_script
 EPOCHS, STEPS, BACKUP_EVERY = 2, 6, 4  # backups at steps 4 (mid-epoch 1), 6, 8 (mid-epoch 2), 12
 KILL_BEFORE_STEP = 10  # the newest backup then is step 8: epoch 2, batch 2 of 6
 
-STAGES = {  # stage: (extra flags, the checkpoint it writes)
+STAGES = {  # stage: (extra flags, the checkpoint it writes), one per training loop:
     "extractor": ((), "extractor"),
-    "coarse": ((), "generator"),
-    # No identity losses: the stage needs no extractor checkpoint (it is resumed like the others).
+    # The generator stages share one loop (`generator_stage`); the full stage restores everything the
+    # coarse one does (the generator, its optimizer and rate schedule) plus the discriminators and
+    # their optimizer, so it stands for both. No identity losses: it needs no extractor checkpoint.
     "full": (("--init_from=none", "--perceptual_weight=0", "--style_weight=0"), "generator"),
     "bvmr": ((), "bvmr"),
 }

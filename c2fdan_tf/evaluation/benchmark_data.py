@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from c2fdan_tf.data.face_sources import synthetic_face_source
+from c2fdan_tf.data.face_sources import InMemoryFaces, synthetic_face_source
 from c2fdan_tf.data import face_renderers
 from c2fdan_tf.data.face_renderers import DEFAULT_RENDERER, SPLIT_OFFSETS
 from c2fdan_tf.data.image_files import (ImageReadError, ReadReport, check_alignment, list_image_files,
@@ -125,7 +125,8 @@ def synthetic_benchmark(seed=0, gallery_identities=40, images_per_identity=6, di
     """The paper's protocols built from held-out synthetic identities (renderer `faces`)."""
     gallery = synthetic_face_source("eval", gallery_identities, images_per_identity, seed=seed, progress=True,
                                     faces=faces)
-    distractor_faces = synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True, faces=faces)
+    distractor_faces = (synthetic_face_source("distractor", distractors, 1, seed=seed, progress=True, faces=faces)
+                        if distractors else InMemoryFaces(np.zeros((0, 112, 112, 3), np.uint8), np.zeros(0, np.int32)))
     conditions = conditions or benchmark_conditions()
 
     def chunks(size):
