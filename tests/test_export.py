@@ -1,5 +1,6 @@
 """Export: every format in its real runtime, parity, blend invariant, manifest, errors."""
 
+import hashlib
 import json
 
 import keras
@@ -131,6 +132,18 @@ def test_manifest_hashes_sizes_and_io(exported):
     decision = written["artifacts"]["tflite_int8"]["int8_decision"]
     assert decision["chosen"] in ("int8_full", "int8_dynamic") and set(decision["measured"]) == {"full", "dynamic"}
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no workspace left behind
+    # Every file written has its own SHA-256 in the manifest, the face detector's TFLite nets and
+    # the SavedModel's files included (checked against hashlib here, file by file).
+    listed = {}
+    for entry in [*written["artifacts"].values(), written["given_mask"], written["face_detector"]]:
+        listed[entry["file"]] = entry["sha256"]
+        for relative, digest in entry.get("files_sha256", {}).items():
+            listed[f"{entry['file']}/{relative}"] = digest
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert on_disk <= set(listed), on_disk - set(listed)
+    assert {"face_detector/rnet.tflite", "face_detector/onet.tflite"} <= on_disk
+    for relative in on_disk:
+        assert listed[relative] == hashlib.sha256((out / relative).read_bytes()).hexdigest(), relative
 
 
 def test_uint8_signature_equals_the_float_one(exported):

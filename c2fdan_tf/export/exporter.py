@@ -56,6 +56,13 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def folder_checksums(folder):
+    """{relative path: SHA-256} of every file under `folder`, sorted by path."""
+    folder = Path(folder)
+    return {str(file.relative_to(folder)): sha256_of(file)
+            for file in sorted(p for p in folder.rglob("*") if p.is_file())}
+
+
 def size_of(path):
     path = Path(path)
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -191,6 +198,8 @@ def export_artifacts(generator, out_dir, parity_batch, formats=FORMATS, represen
         for key, entry in entries.items():
             path = workspace / files[key]
             entry.update({"file": files[key], "size_bytes": size_of(path), "sha256": sha256_of(path)})
+            if path.is_dir():  # a folder (SavedModel, the face detector): every file's own checksum too
+                entry["files_sha256"] = folder_checksums(path)
         for key in entries:
             final = out_dir / files[key]
             if final.is_dir():
