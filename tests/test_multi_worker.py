@@ -124,19 +124,6 @@ def assert_matches_single_process(distributed, single, stage):
         assert float(rows_d[0][key]) == pytest.approx(float(value), rel=1e-4, abs=1e-5), key
 
 
-@pytest.mark.long(minutes=0.8)
-def test_two_workers_train_the_coarse_stage_like_one_process(tmp_path, workers, monkeypatch):
-    train_in_this_process(tmp_path, monkeypatch, tmp_path / "single", "coarse")
-    workers.start(tmp_path / "two", "--stage=coarse")
-    for result in workers.wait():
-        assert result.returncode == 0, result.stderr[-2000:]
-    assert_workers_agree(tmp_path / "two", "coarse", iterations=3)
-    assert_matches_single_process(tmp_path / "two", tmp_path / "single", "coarse")
-    chief = tmp_path / "two" / "coarse"
-    assert json.loads((chief / "config.json").read_text())["runtime"]["strategy"] == "multi_worker"
-    assert sorted(p.name for p in (chief / "samples").iterdir()) == ["epoch_001.png"]
-
-
 @pytest.mark.long(minutes=1.5)
 def test_two_workers_train_the_full_gan_stage_like_one_process(tmp_path, workers, monkeypatch):
     # Stage full's inputs (a coarse checkpoint, an extractor): the tiny preset's networks as
@@ -155,6 +142,11 @@ def test_two_workers_train_the_full_gan_stage_like_one_process(tmp_path, workers
     assert_matches_single_process(tmp_path / "two", tmp_path / "single", "full")
     row = log_rows(tmp_path / "two" / "full" / "log.csv")[0]
     assert {"d_loss", "perceptual", "style", "val_d_loss"} <= set(row)
+    # (The coarse stage runs the same GAN model and loop with the discriminators off: this test,
+    # with both networks and both optimizers, stands for it; the killed-worker test trains it.)
+    chief = tmp_path / "two" / "full"
+    assert json.loads((chief / "config.json").read_text())["runtime"]["strategy"] == "multi_worker"
+    assert sorted(p.name for p in (chief / "samples").iterdir()) == ["epoch_001.png"]
 
 
 @pytest.mark.long(minutes=0.5)

@@ -1,6 +1,7 @@
 """A one-process training run killed mid-epoch (a real SIGKILL) resumes at the exact step of
 its newest backup: the same optimizer steps, learning rates, epoch boundaries and data as a
-run that was never interrupted (issue 34), for every training loop (extractor, GAN, BVMR)."""
+run that was never interrupted (issue 34), for both kinds of stage: one compiled Keras model with one
+optimizer (the extractor; BVMR is the same kind) and the GAN with its two (stage full)."""
 
 import csv
 import json
@@ -24,7 +25,7 @@ STAGES = {  # stage: (extra flags, the checkpoint it writes), one per training l
     # coarse one does (the generator, its optimizer and rate schedule) plus the discriminators and
     # their optimizer, so it stands for both. No identity losses: it needs no extractor checkpoint.
     "full": (("--init_from=none", "--perceptual_weight=0", "--style_weight=0"), "generator"),
-    "bvmr": ((), "bvmr"),
+    # BVMR (one compiled Keras model, one optimizer) resumes through the same loop as the extractor.
 }
 
 # Trains the stage uninterrupted into argv[2], then again into argv[3], where the process
