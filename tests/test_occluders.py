@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from c2fdan_tf.data.benchmark_occlusions import Condition, benchmark_conditions, occlude_benchmark, wild_conditions
 from c2fdan_tf.data.occluders import compositing
-from c2fdan_tf.data.occluders.families import (FIRST_WILD_FORM, WILD_FAMILIES, MixedOccluders, parse_mix,
+from c2fdan_tf.data.occluders.families import (CLEAN_FORM, FIRST_WILD_FORM, WILD_FAMILIES, MixedOccluders, parse_mix,
                                                training_occluders, wild_family)
 from c2fdan_tf.data.occluders.family import family_seed
 from c2fdan_tf.data.occluders.paper import OcclusionSynthesizer, POSITIONS
@@ -154,6 +154,24 @@ def test_mix_parses_and_assigns_families_in_proportion():
     assert paper_share == pytest.approx(0.5, abs=0.08) and subtitle_share == pytest.approx(0.25, abs=0.07)
     again = mix.training_batch(faces, 3, tf.range(16, dtype=tf.int64))
     np.testing.assert_array_equal(again["form"].numpy(), forms[:16])
+
+
+def test_clean_members_of_the_mix_are_the_untouched_face_with_an_empty_mask():
+    """"clean" in a mix: no occluder at all (so the mask learns to leave a bare face alone), the rest
+    of the batch occluded as before; the shares follow the mix."""
+    mix = training_occluders("paper:0.5,clean:0.5")
+    faces = tf.constant((_faces(5, 16) * 255).astype(np.uint8))
+    forms = []
+    for start in range(0, 128, 16):
+        batch = mix.training_batch(faces, 4, tf.range(start, start + 16, dtype=tf.int64))
+        form, mask = batch["form"].numpy(), batch["mask"].numpy()
+        occluded, truth = batch["occluded"].numpy(), batch["ground_truth"].numpy()
+        clean = form == CLEAN_FORM
+        assert mask[clean].max(initial=0.0) == 0.0 and np.array_equal(occluded[clean], truth[clean])
+        assert mask[~clean].reshape(int((~clean).sum()), -1).max(axis=1).min(initial=1.0) == 1.0
+        forms.append(form)
+    assert np.mean(np.concatenate(forms) == CLEAN_FORM) == pytest.approx(0.5, abs=0.1)
+    assert parse_mix("paper:3,clean:1") == {"paper": 0.75, "clean": 0.25}
 
 
 def test_wild_conditions_extend_the_paper_benchmark_without_changing_it():
