@@ -1,9 +1,11 @@
-"""Trains the packaged model (the `release` preset) end to end, resumably.
+"""Trains the packaged model (the `release` preset) end to end, resumably, and packages it.
 
     python release.py --workdir=runs/release > runs/release.log 2>&1 &
 
 Run the same command again after an interruption: the running stage resumes from its
-last backup, finished stages are reused. --config=tiny is a smoke run (seconds).
+last backup, finished stages are reused. When all three stages are done, the model is
+exported and written to --package_dir (default: the package's own c2fdan_tf/pretrained/)
+with its manifest. --config=tiny is a smoke run (seconds); give it its own --package_dir.
 """
 
 import sys
@@ -18,6 +20,8 @@ _CONFIG = flags.DEFINE_string("config", "release", "Training preset (release; ti
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Training precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, "
                                "else float32).")
+_PACKAGE_DIR = flags.DEFINE_string("package_dir", None, "Where the trained model is packaged (default: "
+                                   "c2fdan_tf/pretrained/, what c2fdan-complete and the phone app use).")
 console.define_verbose_flag()
 
 
@@ -25,14 +29,20 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from c2fdan_tf.models.checkpoints import CheckpointError
-    from c2fdan_tf.release import train_release
+    from c2fdan_tf.export.exporter import ExportError
+    from c2fdan_tf.pretrained_model import PRETRAINED_DIR
+    from c2fdan_tf.release import package_release, train_release
     from c2fdan_tf.training.config import preset, replace_path
     from c2fdan_tf.training.stages import StageError
 
     try:
         config = replace_path(preset(_CONFIG.value), "runtime.precision", _PRECISION.value)
-        train_release(config, _WORKDIR.value)
-    except (ValueError, CheckpointError, StageError) as error:
+        if _CONFIG.value != "release" and not _PACKAGE_DIR.value:
+            raise ValueError(f"--config={_CONFIG.value} is not the release recipe: give it its own --package_dir, "
+                             "the package's model is the release preset's.")
+        totals = train_release(config, _WORKDIR.value)
+        package_release(config, _WORKDIR.value, _PACKAGE_DIR.value or PRETRAINED_DIR, totals)
+    except (ValueError, CheckpointError, StageError, ExportError) as error:
         sys.exit(f"error: {error}")
 
 

@@ -4,7 +4,8 @@
 
 Stages extractor, coarse and full (train.py's, `training.stages.run_stage`) into WORKDIR;
 running the same command again after an interruption resumes the stage that was running
-from its last backup (every 300 steps in the preset) and skips the finished ones.
+from its last backup (every 300 steps in the preset) and skips the finished ones. Then
+`package_release` exports the model and writes the package folder (c2fdan_tf/pretrained/).
 
 WORKDIR/wall_time.json keeps the training's wall time across interruptions: every
 invocation adds the seconds it was running, in small increments, so a run that was
@@ -105,3 +106,110 @@ def train_release(config, workdir, log=print):
     log(f"training: {totals['total'] / 60:.1f} min of wall time over "
         f"{len(ledger.data['invocations'])} run(s) of this command")
     return totals
+
+
+# The package's size limit (issue 31): the .keras checkpoint, the phone's and edge runner's
+# TFLite files and the face detector together.
+PACKAGE_LIMIT_BYTES = 25_000_000
+EXPORTED_FILES = ("c2fdan_int8.tflite", "c2fdan_fp16.tflite", "c2fdan_given_mask_fp32.tflite", "face_detector")
+
+
+def _commit():
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).resolve().parent, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+
+
+def real_photo_agreement(keras_path, int8_path):
+    """PSNR (dB) of the int8 TFLite model's completion against the Keras model's on a real photo:
+    scikit-image's astronaut (NASA, public domain), aligned by the project's MTCNN, with a
+    subtitle-like grey bar drawn over the mouth."""
+    import numpy as np
+    from skimage import data
+
+    from c2fdan_tf.image_metrics import psnr
+    from c2fdan_tf.inference import load_runner
+    from c2fdan_tf.inference.alignment import align, detect_faces
+
+    photo = np.ascontiguousarray(data.astronaut())
+    face, _ = align(photo, detect_faces(photo)[0].landmarks)
+    face = face.astype(np.float32) / 255.0
+    face[78:90, 20:92] = 0.85  # a light bar across the mouth
+    keras_out = load_runner(str(keras_path), precision="float32")(face[None])["completed"]
+    int8_out = load_runner(str(int8_path))(face[None])["completed"]
+    return float(np.mean(psnr(int8_out, keras_out).numpy()))
+
+
+def package_release(config, workdir, package_dir, totals, log=print):
+    """Exports the full stage's best generator and writes the package folder: the .keras file,
+    the TFLite files, the face detector and manifest.json (every file's SHA-256, the command,
+    commit, versions, training time and the fixed benchmark's figures). Returns the manifest."""
+    import dataclasses
+    import json
+    import shutil
+    import tempfile
+
+    from c2fdan_tf.data.face_renderers import renderer
+    from c2fdan_tf.evaluation.fixed_benchmark import fixed_benchmark_figures
+    from c2fdan_tf.export.calibration import occluded_faces
+    from c2fdan_tf.export.exporter import export_artifacts
+    from c2fdan_tf.models.architecture_version import ARCHITECTURE_VERSION
+    from c2fdan_tf.models.checkpoints import file_sha256, load_generator, save_model
+    from c2fdan_tf.pretrained_model import write_manifest
+    from c2fdan_tf.training.workdir import stage_checkpoint
+
+    workdir, package_dir = Path(workdir), Path(package_dir)
+    checkpoint = stage_checkpoint(workdir, "full")
+    generator = load_generator(checkpoint)  # float32, whatever it trained in
+    seed, faces = config.data.seed, config.data.faces
+    export_dir = workdir / "export"
+    log(f"\n=== export of {checkpoint} ===")
+    parity = occluded_faces("synth", "eval", 8, seed, benchmark=True, faces=faces)
+    representative = occluded_faces("synth", "train", 64, seed, benchmark=False, faces=faces)["occluded"]
+    source = {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint), "config": generator.get_config()}
+    exported = export_artifacts(generator, export_dir, parity, ("tflite", "tflite_fp16", "tflite_int8"),
+                                representative, source, log=log)
+    with tempfile.TemporaryDirectory(dir=package_dir.parent, prefix=f".{package_dir.name}.") as staging:
+        staging = Path(staging)
+        staging.chmod(0o755)  # a package folder, not a private temporary one
+        save_model(generator, staging / "c2fdan.keras")
+        for name in EXPORTED_FILES:
+            (shutil.copytree if (export_dir / name).is_dir() else shutil.copy2)(export_dir / name, staging / name)
+        log("=== the fixed benchmark (float32) ===")
+        figures = fixed_benchmark_figures(str(staging / "c2fdan.keras"), seed=seed, faces=faces)
+        figures["int8_vs_keras_real_photo_db"] = real_photo_agreement(staging / "c2fdan.keras",
+                                                                      staging / "c2fdan_int8.tflite")
+        log("  " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+        steps = sum(s.epochs * s.steps_per_epoch for s in (config.schedule.coarse, config.schedule.full))
+        fields = {
+            "format_version": 1,
+            "model": {"width": generator.width, "attention": generator.get_config().get("attention"),
+                      "architecture_version": ARCHITECTURE_VERSION, "parameters": int(generator.count_params())},
+            "training": {"command": "python release.py --workdir=runs/release", "preset": "release",
+                         "wall_seconds": totals["total"],
+                         "stage_wall_seconds": {k: v for k, v in totals.items() if k != "total"},
+                         "steps": steps, "config": dataclasses.asdict(config),
+                         "data": "the project's synthetic faces only (no real face data)"},
+            "commit": _commit(),
+            "renderer": {"faces": faces, "version": renderer(faces).RENDERER_VERSION},
+            "occlusions": {"mix": config.data.occluders, "face_texture": config.data.face_texture},
+            "int8": exported["artifacts"]["tflite_int8"].get("int8_decision"),
+            "benchmarks": {"fixed": figures},
+            "license": "Apache-2.0 (the project's); the face detector's weights: MIT (THIRD_PARTY_NOTICES.md)",
+        }
+        manifest = write_manifest(staging, fields)
+        total = sum(entry["size_bytes"] for entry in manifest["files"].values())
+        if total > PACKAGE_LIMIT_BYTES:
+            raise ValueError(f"the package would hold {total / 1e6:.1f} MB, over the {PACKAGE_LIMIT_BYTES / 1e6:.0f} MB "
+                             "limit.")
+        if package_dir.exists():
+            shutil.rmtree(package_dir)
+        staging.rename(package_dir)
+        staging.mkdir()  # for TemporaryDirectory's clean-up
+    log(f"packaged into {package_dir}: {len(manifest['files'])} files, {total / 1e6:.1f} MB; "
+        f"figures: {json.dumps(figures)}")
+    return manifest

@@ -88,3 +88,19 @@ def test_the_block_really_blocks_tensorflow(tmp_path):
     script.write_text("import tensorflow\n")
     result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(script)], capture_output=True, text=True)
     assert result.returncode != 0 and "imported tensorflow" in result.stderr
+
+
+def test_edge_runner_takes_the_packaged_int8_model_by_default(tmp_path):
+    """Run from the repository without --model: the model shipped in c2fdan_tf/pretrained/, its
+    output LiteRT's for that file, on a real aligned face."""
+    from c2fdan_tf.pretrained_model import pretrained_path
+    from tests.real_photos import aligned_face
+
+    face = aligned_face("astronaut")[0]
+    Image.fromarray(face).save(tmp_path / "face.png")
+    result = run_edge(f"--input={tmp_path / 'face.png'}", f"--output={tmp_path / 'out'}", "--threads=1")
+    assert result.returncode == 0, result.stderr
+    assert "model: the packaged int8 model" in result.stdout and "imported tensorflow" not in result.stderr
+    expected = TFLiteRunner(model_path=pretrained_path("tflite_int8"))(face[None].astype(np.float32) / 255.0)
+    written = np.asarray(Image.open(tmp_path / "out" / "face_completed.png"), np.float32) / 255.0
+    assert np.abs(written - expected["completed"][0]).max() <= 0.5 / 255 + 1e-6

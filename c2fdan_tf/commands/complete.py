@@ -3,7 +3,8 @@
     python -m c2fdan_tf.commands.complete --model=runs/demo/export/c2fdan_int8.tflite --input=faces/ --output=out/
     c2fdan-complete --model=MODEL --input='photos/*.jpg' --output=out/ --align
 
---model: a .keras checkpoint, a SavedModel folder, a .tflite or an .onnx file.
+--model: a .keras checkpoint, a SavedModel folder, a .tflite or an .onnx file; without it, the
+model shipped in the package (c2fdan_tf/pretrained/, checked against its manifest's SHA-256).
 --input: a file, a folder or a glob. Without --align, inputs are aligned 112x112
 faces (others are centre-cropped and resized, with a warning). With --align,
 every face of an arbitrary photo is found (MTCNN), aligned, completed, warped
@@ -28,7 +29,8 @@ from absl import app, flags
 from c2fdan_tf import console
 from c2fdan_tf.precision import PRECISIONS
 
-_MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder, .tflite or .onnx.")
+_MODEL = flags.DEFINE_string("model", None, "Checkpoint (.keras), SavedModel folder, .tflite or .onnx (default: the "
+                             "packaged pretrained model, c2fdan_tf/pretrained/c2fdan.keras).")
 _INPUT = flags.DEFINE_string("input", None, "An image, a folder of images or a glob pattern.")
 _OUTPUT = flags.DEFINE_string("output", None, "Output folder.")
 _ALIGN = flags.DEFINE_bool("align", False, "Find and align every face of arbitrary photos (MTCNN).")
@@ -122,15 +124,21 @@ def main(argv):
     from c2fdan_tf.data.image_files import ImageReadError, list_image_files
     from c2fdan_tf.inference import ModelError, load_runner
 
+    from c2fdan_tf.pretrained_model import PretrainedError, describe, pretrained_path, read_manifest
+
+    model = _MODEL.value
     try:
-        runner = load_runner(_MODEL.value, precision=_PRECISION.value)
-    except ModelError as error:
+        if model is None:
+            model = str(pretrained_path("keras"))
+            print(f"model: {describe(read_manifest())}: {model} (--model for another)")
+        runner = load_runner(model, precision=_PRECISION.value)
+    except (ModelError, PretrainedError) as error:
         sys.exit(f"error: {error}")
     if _MASK.value and not runner.takes_masks:
-        sys.exit(f"error: --mask needs a .keras checkpoint or the exported given-mask .tflite; {_MODEL.value} "
+        sys.exit(f"error: --mask needs a .keras checkpoint or the exported given-mask .tflite; {model} "
                  "takes only the image.")
     if runner.needs_masks and not _MASK.value:
-        sys.exit(f"error: {_MODEL.value} completes inside a given mask: pass --mask (or use the main model).")
+        sys.exit(f"error: {model} completes inside a given mask: pass --mask (or use the main model).")
     paths = list_image_files(_INPUT.value)
     if not paths:
         sys.exit(f"error: no input image matches {_INPUT.value}.")
@@ -175,7 +183,7 @@ def main(argv):
 def run():
     """Console-script entry point (c2fdan-complete)."""
     console.start(sys.argv)
-    flags.mark_flags_as_required(["model", "input", "output"])
+    flags.mark_flags_as_required(["input", "output"])
     app.run(main)
 
 

@@ -1,7 +1,7 @@
 """Blind face completion on a Linux edge device with LiteRT only (no TensorFlow).
 
     python complete.py --model=c2fdan_int8.tflite --input=face.png --output=out/ [--threads=4]
-    python complete.py --model=c2fdan_int8.tflite --input=faces/ --output=out/
+    python complete.py --input=faces/ --output=out/     # in the repository: the packaged int8 model
 
 Needs only `ai-edge-litert`, NumPy and Pillow (pip install ai-edge-litert numpy pillow).
 Inputs are aligned 112x112 faces (others are centre-cropped and resized, with a
@@ -10,6 +10,8 @@ prints the inference latency.
 """
 
 import argparse
+import hashlib
+import json
 import statistics
 import sys
 import time
@@ -19,6 +21,17 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 SIZE = 112
+# The int8 model shipped in the package (c2fdan_tf/pretrained/), when this script runs from the repository.
+PACKAGED_MODEL = Path(__file__).resolve().parents[2] / "c2fdan_tf" / "pretrained" / "c2fdan_int8.tflite"
+
+
+def check_packaged(path):
+    """None if `path` matches the SHA-256 its package manifest gives, else the one-line reason."""
+    manifest = json.loads((path.parent / "manifest.json").read_text())
+    expected = manifest["files"][path.name]["sha256"]
+    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        return f"{path} does not match its SHA-256 in {path.parent / 'manifest.json'}: changed or truncated."
+    return None
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -76,11 +89,19 @@ def inputs_of(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="Exported .tflite (export.py).")
+    parser.add_argument("--model", default=None, help="Exported .tflite (export.py); default: the packaged int8 "
+                        "model (c2fdan_tf/pretrained/c2fdan_int8.tflite).")
     parser.add_argument("--input", required=True, help="An image or a folder of images.")
     parser.add_argument("--output", required=True, help="Output folder.")
     parser.add_argument("--threads", type=int, default=None, help="Interpreter threads (default: LiteRT's).")
     args = parser.parse_args(argv)
+    if args.model is None:
+        args.model = str(PACKAGED_MODEL)
+        problem = check_packaged(PACKAGED_MODEL) if PACKAGED_MODEL.is_file() else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        print(f"model: the packaged int8 model {PACKAGED_MODEL}")
     if not Path(args.model).is_file():
         print(f"error: model {args.model} does not exist.", file=sys.stderr)
         return 2
