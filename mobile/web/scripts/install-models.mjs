@@ -2,8 +2,30 @@
 // the generator (int8, else fp32) as c2fdan.tflite, the given-mask model (mask correction) as
 // c2fdan_given_mask.tflite and face_detector/ (finding faces in photos). Used by copy-model and
 // screenshot.
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+
+/** The packaged model's manifest (c2fdan_tf/pretrained/manifest.json: "files" with each file's
+ * SHA-256 and size), after checking every file; throws naming the first that is missing,
+ * truncated or changed. A folder without such a manifest (an export.py folder) returns null. */
+export function verifyPackage(folder) {
+  const manifestPath = path.join(folder, 'manifest.json');
+  if (!existsSync(manifestPath)) return null;
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  if (!manifest.files) return null;
+  for (const [relative, expected] of Object.entries(manifest.files)) {
+    const file = path.join(folder, relative);
+    if (!existsSync(file)) throw new Error(`${file} is missing from the packaged model.`);
+    const size = statSync(file).size;
+    if (size !== expected.size_bytes) {
+      throw new Error(`${file} has ${size} bytes, the manifest ${expected.size_bytes}: truncated or changed.`);
+    }
+    const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+    if (digest !== expected.sha256) throw new Error(`${file} does not match its SHA-256 in ${manifestPath}.`);
+  }
+  return manifest;
+}
 
 /** [[from, name in models/], ...] of an export folder; warns about the optional ones it lacks. */
 export function exportFolderModels(folder, warn = console.warn) {
