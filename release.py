@@ -20,6 +20,8 @@ _CONFIG = flags.DEFINE_string("config", "release", "Training preset (release; ti
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Training precision (auto: bfloat16 with AMX or AVX512_BF16, float16 on CUDA GPUs, "
                                "else float32).")
+_PACKAGE_ONLY = flags.DEFINE_bool("package_only", False, "Package the full stage's best checkpoint as it is now, "
+                                  "without training on (the manifest says how many steps it had).")
 _PACKAGE_DIR = flags.DEFINE_string("package_dir", None, "Where the trained model is packaged (default: "
                                    "c2fdan_tf/pretrained/, what c2fdan-complete and the phone app use).")
 console.define_verbose_flag()
@@ -31,7 +33,7 @@ def main(argv):
     from c2fdan_tf.models.checkpoints import CheckpointError
     from c2fdan_tf.export.exporter import ExportError
     from c2fdan_tf.pretrained_model import PRETRAINED_DIR
-    from c2fdan_tf.release import package_release, train_release
+    from c2fdan_tf.release import package_release, recorded_totals, train_release
     from c2fdan_tf.training.config import preset, replace_path
     from c2fdan_tf.training.stages import StageError
 
@@ -40,7 +42,7 @@ def main(argv):
         if _CONFIG.value != "release" and not _PACKAGE_DIR.value:
             raise ValueError(f"--config={_CONFIG.value} is not the release recipe: give it its own --package_dir, "
                              "the package's model is the release preset's.")
-        totals = train_release(config, _WORKDIR.value)
+        totals = recorded_totals(_WORKDIR.value) if _PACKAGE_ONLY.value else train_release(config, _WORKDIR.value)
         package_release(config, _WORKDIR.value, _PACKAGE_DIR.value or PRETRAINED_DIR, totals)
     except (ValueError, CheckpointError, StageError, ExportError) as error:
         sys.exit(f"error: {error}")

@@ -84,11 +84,37 @@ class WallTimeLedger:
     def totals(self):
         """{"total": s, <stage>: s} over every invocation so far."""
         with self._lock:
-            totals = {"total": sum(entry["seconds"] for entry in self.data["invocations"])}
-            for entry in self.data["invocations"]:
-                for stage, seconds in entry["stages"].items():
-                    totals[stage] = totals.get(stage, 0.0) + seconds
-            return totals
+            return _totals(self.data)
+
+
+def _totals(data):
+    totals = {"total": sum(entry["seconds"] for entry in data["invocations"])}
+    for entry in data["invocations"]:
+        for stage, seconds in entry["stages"].items():
+            totals[stage] = totals.get(stage, 0.0) + seconds
+    return totals
+
+
+def recorded_totals(workdir):
+    """The ledger's totals of `workdir` without adding an invocation ({"total": 0.0} if none)."""
+    try:
+        return _totals(json.loads((Path(workdir) / "wall_time.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"total": 0.0}
+
+
+def trained_steps(workdir, stage):
+    """(optimizer steps `stage` has trained in `workdir`, finished?): done.json's count, else the
+    newest backup's step."""
+    stage_dir = Path(workdir) / stage
+    try:
+        return json.loads((stage_dir / "done.json").read_text())["optimizer_iterations"], True
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        return json.loads((stage_dir / "backup" / "progress.json").read_text())["step"], False
+    except (OSError, ValueError, KeyError):
+        return 0, False
 
 
 def train_release(config, workdir, log=print):
@@ -184,7 +210,9 @@ def package_release(config, workdir, package_dir, totals, log=print):
         figures["int8_vs_keras_real_photo_db"] = real_photo_agreement(staging / "c2fdan.keras",
                                                                       staging / "c2fdan_int8.tflite")
         log("  " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
-        steps = sum(s.epochs * s.steps_per_epoch for s in (config.schedule.coarse, config.schedule.full))
+        planned = {stage: getattr(config.schedule, stage).epochs * getattr(config.schedule, stage).steps_per_epoch
+                   for stage in ("coarse", "full")}
+        done = {stage: trained_steps(workdir, stage) for stage in planned}
         fields = {
             "format_version": 1,
             "model": {"width": generator.width, "attention": generator.get_config().get("attention"),
@@ -192,7 +220,10 @@ def package_release(config, workdir, package_dir, totals, log=print):
             "training": {"command": "python release.py --workdir=runs/release", "preset": "release",
                          "wall_seconds": totals["total"],
                          "stage_wall_seconds": {k: v for k, v in totals.items() if k != "total"},
-                         "steps": steps, "config": dataclasses.asdict(config),
+                         "steps": sum(steps for steps, _ in done.values()),
+                         "steps_by_stage": {stage: steps for stage, (steps, _) in done.items()},
+                         "steps_planned": planned, "finished": all(finished for _, finished in done.values()),
+                         "config": dataclasses.asdict(config),
                          "data": "the project's synthetic faces only (no real face data)"},
             "commit": _commit(),
             "renderer": {"faces": faces, "version": renderer(faces).RENDERER_VERSION},
