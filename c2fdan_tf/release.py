@@ -37,7 +37,7 @@ class WallTimeLedger:
             self.data["invocations"]  # noqa: B018 (a file of another shape starts afresh)
         except (OSError, ValueError, KeyError, TypeError):
             self.data = {"invocations": []}
-        self.entry = {"started": time.time(), "seconds": 0.0, "stages": {}}
+        self.entry = {"started": time.time(), "seconds": 0.0, "stages": {}, "commit": _commit()}
         self.data["invocations"].append(self.entry)
         self.stage = None
         self._lock = threading.Lock()
@@ -93,6 +93,13 @@ def _totals(data):
         for stage, seconds in entry["stages"].items():
             totals[stage] = totals.get(stage, 0.0) + seconds
     return totals
+
+
+def _ledger(workdir):
+    try:
+        return json.loads((Path(workdir) / "wall_time.json").read_text())["invocations"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def recorded_totals(workdir):
@@ -225,7 +232,8 @@ def package_release(config, workdir, package_dir, totals, log=print):
                          "steps_planned": planned, "finished": all(finished for _, finished in done.values()),
                          "config": dataclasses.asdict(config),
                          "data": "the project's synthetic faces only (no real face data)"},
-            "commit": _commit(),
+            "commit": _commit(),  # of the packaging; the training's, per run of the command, below
+            "training_commits": sorted({entry.get("commit", "not recorded") for entry in _ledger(workdir)}),
             "renderer": {"faces": faces, "version": renderer(faces).RENDERER_VERSION},
             "occlusions": {"mix": config.data.occluders, "face_texture": config.data.face_texture},
             "int8": exported["artifacts"]["tflite_int8"].get("int8_decision"),
