@@ -29,6 +29,8 @@ _CONFIG = flags.DEFINE_string("config", "small", "Preset: paper, small or tiny."
 _DATA = flags.DEFINE_string("data", None, "synth (built-in faces) or a folder of aligned faces / TFRecords.")
 _INIT_FROM = flags.DEFINE_string("init_from", None, "Stage full: generator/coarse checkpoint (default: WORKDIR/coarse); "
                                   "stage extractor_occ: an extractor checkpoint to fine-tune (default: from scratch, as the paper).")
+_INIT_FINE = flags.DEFINE_bool("init_fine_network", None, "Stage full: start the fine network from --init_from's "
+                               "too (fine-tuning a trained generator such as c2fdan_tf/pretrained/c2fdan.keras).")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "Stage full: extractor checkpoint (default: WORKDIR/extractor).")
 _RESTART = flags.DEFINE_bool("restart", False, "Discard this stage's previous results and backups.")
 # Overrides of the preset.
@@ -80,7 +82,7 @@ _WORKER_TIMEOUT = flags.DEFINE_integer("worker_timeout", None,
 console.define_verbose_flag()
 # Flags that override the preset (see training.config.FLAG_FIELDS for where each lands).
 _OVERRIDES = [_DATA, _FACES, _OCCLUDERS, _FACE_TEXTURE, _ALLOW_UNALIGNED, _WIDTH, _BVMR_WIDTH, _OCCLUSION_AUGMENTATION, _BATCH, _EPOCHS, _STEPS, _LR, _PRETRAINED_LR, _D_LR, _LR_DECAY, _ATTENTION, _CROSS_MODE, _EXCLUDE_KEYS,
-              _IDENTITY, _ON_FINE,
+              _IDENTITY, _ON_FINE, _INIT_FINE,
               _SEED, _STRATEGY, _PRECISION, _JIT, _BACKUP, _WORKER_TIMEOUT, *_WEIGHTS.values()]
 
 

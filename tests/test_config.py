@@ -141,3 +141,33 @@ def test_the_renderer_flag_is_checked_and_a_config_from_before_v2_says_v1(tmp_pa
     del written["data"]["faces"]  # a stage's config.json of the releases before renderer v2
     (tmp_path / "config.json").write_text(json.dumps(written))
     assert load_config(tmp_path / "config.json").data.faces == "v1"
+
+
+def test_init_fine_network_starts_the_whole_generator_from_the_checkpoint(tmp_path):
+    """Fine-tuning a trained generator (the packaged one): with --init_fine_network stage full starts
+    both networks from --init_from; without it only the coarse one (the paper's stage 2)."""
+    import keras
+    import numpy as np
+
+    from c2fdan_tf.models import Generator
+    from c2fdan_tf.models.checkpoints import CheckpointError
+    from c2fdan_tf.training.networks import stage_networks
+
+    keras.utils.set_random_seed(5)
+    trained = Generator(width=4)
+    trained(np.zeros((1, 112, 112, 3), np.float32))
+    trained.save(tmp_path / "trained.keras")
+    stage = GeneratorStage("full", LossWeights(perceptual=0.0, style=0.0))
+    for whole in (False, True):
+        config = resolve_config("tiny", "full", {"init_fine_network": whole})
+        assert config.model.init_fine_network is whole
+        generator, _, _ = stage_networks(stage, config.model, tmp_path / "trained.keras")
+        for a, b in zip(generator.coarse_network.get_weights(), trained.coarse_network.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        same_fine = [np.array_equal(a, b) for a, b in zip(generator.fine_network.get_weights(),
+                                                           trained.fine_network.get_weights())]
+        assert all(same_fine) if whole else not all(same_fine)
+    Generator(width=4, attention="self").save(tmp_path / "other.keras")
+    config = resolve_config("tiny", "full", {"init_fine_network": True})
+    with pytest.raises(CheckpointError, match="--init_fine_network needs a whole generator like this run's"):
+        stage_networks(stage, config.model, tmp_path / "other.keras")

@@ -81,8 +81,9 @@ def load_motif_removal(path, policy="float32"):
     return _load_in_policy(path, BlindMotifRemoval, "BVMR checkpoint", policy)
 
 
-def load_coarse_weights(generator, path):
-    """Copies the coarse network of a Generator or CoarseNetwork checkpoint into `generator`."""
+def load_coarse_weights(generator, path, fine_too=False):
+    """Copies the coarse network of a Generator or CoarseNetwork checkpoint into `generator`
+    (`fine_too`: the fine network as well, from a Generator of the same configuration)."""
     saved = load_model(path, (Generator, CoarseNetwork), "--init_from checkpoint")
     coarse = saved.coarse_network if isinstance(saved, Generator) else saved
     if coarse.width != generator.width:
@@ -90,6 +91,14 @@ def load_coarse_weights(generator, path):
             f"--init_from checkpoint {path} has width {coarse.width}, but this run has width "
             f"{generator.width}; use the same --width."
         )
+    if fine_too:
+        shape = lambda model: {key: model.get_config().get(key) for key in (  # noqa: E731
+            "width", "attention", "cross_attention_mode", "architecture_version")}
+        if not isinstance(saved, Generator) or shape(saved) != shape(generator):
+            raise CheckpointError(f"--init_fine_network needs a whole generator like this run's ({shape(generator)}); "
+                                  f"{path} holds a {type(saved).__name__} ({shape(saved)}).")
+        generator.set_weights(saved.get_weights())
+        return generator
     generator.coarse_network.set_weights(coarse.get_weights())
     return generator
 

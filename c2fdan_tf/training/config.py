@@ -42,6 +42,9 @@ class ModelConfig:
     # "face_api" (face-api.js' pretrained recognizer; no extractor stage needed).
     identity_network: str = "project"
     bvmr_width: int = 32  # BVMR's first encoder channels (its code's start_filters: 20.5 M parameters)
+    # Stage full: start the fine network from --init_from's too (fine-tuning a trained generator, e.g.
+    # the packaged one); off, as the paper: only the coarse network comes from stage 1.
+    init_fine_network: bool = False
 
 
 @dataclasses.dataclass
@@ -314,6 +317,7 @@ FLAG_FIELDS = {
     "exclude_partially_masked_keys": "model.exclude_partially_masked_keys",
     "identity_network": "model.identity_network",
     "bvmr_width": "model.bvmr_width",
+    "init_fine_network": "model.init_fine_network",
     "occlusion_augmentation": "data.occlusion_augmentation",
     "occluders": "data.occluders",
     "face_texture": "data.face_texture",

@@ -26,7 +26,8 @@ def build_network(name, model, num_identities=None):
 def stage_networks(stage, model, coarse_checkpoint=None, extractor_checkpoint=None):
     """(generator, discriminators or None, frozen extractor or None) for a GeneratorStage.
 
-    The generator starts from `coarse_checkpoint`'s coarse weights when given; when the
+    The generator starts from `coarse_checkpoint`'s coarse weights when given (and its fine ones
+    with `model.init_fine_network`); when the
     stage's losses need an identity network, it is `model.identity_network`: the extractor
     loaded from `extractor_checkpoint` ("project") or face-api.js' pretrained recognizer."""
     from c2fdan_tf.models.checkpoints import load_coarse_weights
@@ -34,7 +35,7 @@ def stage_networks(stage, model, coarse_checkpoint=None, extractor_checkpoint=No
 
     generator = build_network("generator", model)
     if coarse_checkpoint is not None:
-        load_coarse_weights(generator, coarse_checkpoint)
+        load_coarse_weights(generator, coarse_checkpoint, fine_too=model.init_fine_network)
     discriminators = build_network("discriminators", model) if stage.needs_discriminators else None
     extractor = None
     if stage.needs_extractor:
