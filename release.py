@@ -10,7 +10,7 @@ with its manifest. --config=tiny is a smoke run (seconds); give it its own --pac
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from c2fdan_tf import console
 from c2fdan_tf.precision import PRECISIONS
@@ -28,6 +28,8 @@ console.define_verbose_flag()
 
 
 def main(argv):
+    # tf2onnx and SavedModel saving log every graph rewrite at INFO; keep the progress readable.
+    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from c2fdan_tf.models.checkpoints import CheckpointError

@@ -102,6 +102,14 @@ def _ledger(workdir):
         return []
 
 
+def _best_record(checkpoint):
+    """{"monitor", "value", "epoch"} of a best checkpoint (its <prefix>_best.json), or {}."""
+    try:
+        return json.loads(Path(checkpoint).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def recorded_totals(workdir):
     """The ledger's totals of `workdir` without adding an invocation ({"total": 0.0} if none)."""
     try:
@@ -230,6 +238,8 @@ def package_release(config, workdir, package_dir, totals, log=print):
                          "steps": sum(steps for steps, _ in done.values()),
                          "steps_by_stage": {stage: steps for stage, (steps, _) in done.items()},
                          "steps_planned": planned, "finished": all(finished for _, finished in done.values()),
+                         # The packaged checkpoint: the full stage's best epoch by validation PSNR.
+                         "checkpoint": _best_record(checkpoint),
                          "config": dataclasses.asdict(config),
                          "data": "the project's synthetic faces only (no real face data)"},
             "commit": _commit(),  # of the packaging; the training's, per run of the command, below
