@@ -14,10 +14,11 @@ Every use goes through `verify`: a file missing, changed or truncated is refused
 line naming it. Nothing is downloaded.
 """
 
-import hashlib
 import json
 import os
 from pathlib import Path
+
+from c2fdan_tf.models.checkpoints import file_sha256
 
 # C2FDAN_PRETRAINED_DIR: another copy of the package folder (a read-only install's, a test's).
 PRETRAINED_DIR = Path(os.environ.get("C2FDAN_PRETRAINED_DIR") or Path(__file__).resolve().parent / "pretrained")
@@ -29,14 +30,6 @@ FILES = {"keras": "c2fdan.keras", "tflite_int8": "c2fdan_int8.tflite", "tflite_f
 
 class PretrainedError(ValueError):
     """The packaged model is absent or does not match its manifest (one-line reason)."""
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(folder=PRETRAINED_DIR):
@@ -67,7 +60,7 @@ def verify(folder=PRETRAINED_DIR, names=None):
         if size != expected["size_bytes"]:
             raise PretrainedError(f"{path} has {size} bytes, the manifest {expected['size_bytes']}: truncated or "
                                   "changed; reinstall the package.")
-        if _sha256(path) != expected["sha256"]:
+        if file_sha256(path) != expected["sha256"]:
             raise PretrainedError(f"{path} does not match its SHA-256 in {folder / MANIFEST}: changed or corrupt; "
                                   "reinstall the package.")
     return manifest
@@ -95,7 +88,7 @@ def write_manifest(folder, fields):
     folder = Path(folder)
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
-        files[str(path.relative_to(folder))] = {"sha256": _sha256(path), "size_bytes": path.stat().st_size}
+        files[str(path.relative_to(folder))] = {"sha256": file_sha256(path), "size_bytes": path.stat().st_size}
     manifest = {**fields, "files": files}
     temporary = folder / f".{MANIFEST}.tmp"
     temporary.write_text(json.dumps(manifest, indent=1) + "\n")

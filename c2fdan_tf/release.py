@@ -32,11 +32,7 @@ class WallTimeLedger:
 
     def __init__(self, path):
         self.path = Path(path)
-        try:
-            self.data = json.loads(self.path.read_text())
-            self.data["invocations"]  # noqa: B018 (a file of another shape starts afresh)
-        except (OSError, ValueError, KeyError, TypeError):
-            self.data = {"invocations": []}
+        self.data = {"invocations": _invocations(self.path)}  # a file of another shape starts afresh
         self.entry = {"started": time.time(), "seconds": 0.0, "stages": {}, "commit": _commit()}
         self.data["invocations"].append(self.entry)
         self.stage = None
@@ -95,11 +91,13 @@ def _totals(data):
     return totals
 
 
-def _ledger(workdir):
+def _invocations(path):
+    """The invocations a ledger file lists ([] if it is missing or not a ledger)."""
     try:
-        return json.loads((Path(workdir) / "wall_time.json").read_text())["invocations"]
+        invocations = json.loads(Path(path).read_text())["invocations"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
+    return invocations if isinstance(invocations, list) else []
 
 
 def _best_record(checkpoint):
@@ -112,10 +110,7 @@ def _best_record(checkpoint):
 
 def recorded_totals(workdir):
     """The ledger's totals of `workdir` without adding an invocation ({"total": 0.0} if none)."""
-    try:
-        return _totals(json.loads((Path(workdir) / "wall_time.json").read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return {"total": 0.0}
+    return _totals({"invocations": _invocations(Path(workdir) / "wall_time.json")})
 
 
 def trained_steps(workdir, stage):
@@ -243,7 +238,8 @@ def package_release(config, workdir, package_dir, totals, log=print):
                          "config": dataclasses.asdict(config),
                          "data": "the project's synthetic faces only (no real face data)"},
             "commit": _commit(),  # of the packaging; the training's, per run of the command, below
-            "training_commits": sorted({entry.get("commit", "not recorded") for entry in _ledger(workdir)}),
+            "training_commits": sorted({entry.get("commit", "not recorded")
+                                        for entry in _invocations(workdir / "wall_time.json")}),
             "renderer": {"faces": faces, "version": renderer(faces).RENDERER_VERSION},
             "occlusions": {"mix": config.data.occluders, "face_texture": config.data.face_texture},
             "int8": exported["artifacts"]["tflite_int8"].get("int8_decision"),
