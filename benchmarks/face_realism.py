@@ -25,25 +25,11 @@ from absl import app, flags  # noqa: E402
 from c2fdan_tf.data import face_renderers  # noqa: E402
 from c2fdan_tf.data.face_sources import render_synthetic_split  # noqa: E402
 from c2fdan_tf.evaluation.face_realism import detection_in_canvas, verification_accuracy  # noqa: E402
+from c2fdan_tf.evaluation.real_photos import aligned_real_faces  # noqa: E402
 
 _FACES = flags.DEFINE_list("faces", ["v1", "v2"], "Renderers to compare.")
 _IDENTITIES = flags.DEFINE_integer("identities", 100, "Held-out identities (two images each).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the faces.")
-
-
-def real_faces():
-    from matplotlib import cbook
-    from PIL import Image
-    from skimage import data
-
-    from c2fdan_tf.inference.alignment import align, detect_faces
-
-    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
-        hopper = np.asarray(image.convert("RGB"))
-    faces = []
-    for photo in (np.ascontiguousarray(data.astronaut()), hopper):
-        faces.append(align(photo, detect_faces(photo)[0].landmarks)[0])
-    return np.stack(faces)
 
 
 def main(argv):
@@ -56,7 +42,7 @@ def main(argv):
 
     landmarks = LandmarkPredictor(load_face_api_landmarks())
     embedder = Embedder(load_face_api_recognizer())
-    found, scores = detection_in_canvas(real_faces(), detect_faces)
+    found, scores = detection_in_canvas(aligned_real_faces(), detect_faces)
     print(f"real aligned faces (astronaut, Grace Hopper) in the canvas: MTCNN found {found.sum()}/2, "
           f"scores {np.round(scores, 3).tolist()}")
     count = 2 * _IDENTITIES.value

@@ -13,7 +13,6 @@ and on the clean faces, the share of pixels masked.
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,60 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from c2fdan_tf import image_metrics  # noqa: E402
-from c2fdan_tf.data.benchmark_occlusions import benchmark_conditions, occlude_benchmark, wild_conditions  # noqa: E402
-from c2fdan_tf.data.occluders.families import WILD_FAMILIES  # noqa: E402
-from c2fdan_tf.evaluation.methods import telea  # noqa: E402
-from c2fdan_tf.inference.alignment import align, detect_faces  # noqa: E402
+from c2fdan_tf.data.benchmark_occlusions import occlude_benchmark, wild_conditions  # noqa: E402
+from c2fdan_tf.evaluation.real_photos import aligned_real_faces, real_photo_report  # noqa: E402
 from c2fdan_tf.inference.runners import as_runner  # noqa: E402
 
 _CHECKPOINT = flags.DEFINE_list("checkpoint", None, "The generator(s) (.keras or exported models), measured in turn.")
 _FIGURE = flags.DEFINE_string("figure", None, "Also write a PNG: each photo clean, under a subtitle and under a "
                               "watermark; per checkpoint its predicted mask and its output.")
 _SEEDS = flags.DEFINE_integer("seeds", 6, "Occlusion seeds per condition.")
-
-
-def real_faces():
-    """The two photos' most confident faces, aligned to the 112 x 112 template (uint8)."""
-    from matplotlib import cbook
-    from PIL import Image
-    from skimage import data
-
-    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
-        hopper = np.asarray(image.convert("RGB"))
-    faces = []
-    for name, photo in (("astronaut", np.ascontiguousarray(data.astronaut())), ("grace_hopper", hopper)):
-        found = detect_faces(photo)
-        if not found:
-            sys.exit(f"error: MTCNN found no face in {name}")
-        faces.append(align(photo, found[0].landmarks)[0])
-    return np.stack(faces)
-
-
-def measure(runner, faces, conditions, seeds, embed):
-    """Mean metrics over faces x conditions x seeds; `embed`: images -> L2-normalised descriptors."""
-    clean = faces.astype(np.float32) / 255.0
-    rows = {"iou": [], "psnr": [], "psnr_occluded": [], "left": [], "psnr_telea": [], "left_telea": []}
-    occluded, masks, truth = [], [], []
-    for seed in range(seeds):
-        for condition in conditions:
-            example = occlude_benchmark(faces, seed, condition)
-            occluded.append(example["occluded"])
-            masks.append(example["mask"])
-            truth.append(clean)
-    occluded, masks, truth = (np.concatenate(a) for a in (occluded, masks, truth))
-    outputs = runner(occluded)
-    filled = telea(occluded, outputs["mask"])
-    rows["iou"] = float(np.mean(image_metrics.mask_iou(outputs["mask"], masks).numpy()))
-    rows["psnr"] = float(np.mean(image_metrics.psnr(outputs["completed"], truth).numpy()))
-    rows["psnr_occluded"] = float(np.mean(image_metrics.psnr(occluded, truth).numpy()))
-    rows["psnr_telea"] = float(np.mean(image_metrics.psnr(filled, truth).numpy()))
-    rows["left"] = image_metrics.occluder_residual(outputs["completed"], occluded, truth, masks)
-    rows["left_telea"] = image_metrics.occluder_residual(filled, occluded, truth, masks)
-    clean_descriptors = embed(truth)
-    for key, images in (("distance_occluded", occluded), ("distance", outputs["completed"])):
-        rows[key] = float(np.mean(1.0 - np.sum(embed(np.asarray(images)) * clean_descriptors, axis=1)))
-    return rows
 
 
 def figure(runners, faces, path):
@@ -105,7 +58,7 @@ def main(argv):
     from c2fdan_tf.models.face_api import load_face_api_recognizer
 
     embed = Embedder(load_face_api_recognizer())
-    faces = real_faces()
+    faces = aligned_real_faces()
     runners = [as_runner(path) for path in _CHECKPOINT.value]
     print(f"command: python benchmarks/real_photo_occluders.py --checkpoint={','.join(_CHECKPOINT.value)} "
           f"--seeds={_SEEDS.value}")
@@ -118,18 +71,14 @@ def main(argv):
 
 
 def measure_checkpoint(runner, faces, embed):
-    outputs = runner(faces.astype(np.float32) / 255.0)
-    share = [float(np.mean(m >= 0.5)) for m in outputs["mask"]]
+    report = real_photo_report(runner, _SEEDS.value, embed, faces)
+    share, clean = report["clean"]["mask_share"], report["clean"]["psnr_vs_input"]
     print(f"clean real faces (astronaut, Grace Hopper): predicted mask on {100 * share[0]:.2f} % / "
-          f"{100 * share[1]:.2f} % of the pixels; output vs untouched input "
-          f"{np.mean(image_metrics.psnr(outputs['completed'], faces / 255.0).numpy()):.1f} dB")
-    groups = [(form, benchmark_conditions(forms=(form,))) for form in ("rectangle", "text")]
-    groups += [(family, wild_conditions((family,))) for family in WILD_FAMILIES]
+          f"{100 * share[1]:.2f} % of the pixels; output vs untouched input {clean:.1f} dB")
     print(f"{'family':<16} {'mask IoU':>8} {'PSNR in':>8} {'C2FDAN':>8} {'Telea':>8} {'left':>6} {'left T':>6} "
           f"{'id in':>6} {'id out':>6}")
-    for name, conditions in groups:
-        r = measure(runner, faces, conditions, _SEEDS.value, embed)
-        print(f"{name:<16} {r['iou']:8.3f} {r['psnr_occluded']:8.2f} {r['psnr']:8.2f} {r['psnr_telea']:8.2f} "
+    for name, r in report["families"].items():
+        print(f"{name:<16} {r['mask_iou']:8.3f} {r['psnr_occluded']:8.2f} {r['psnr']:8.2f} {r['psnr_telea']:8.2f} "
               f"{r['left']:6.3f} {r['left_telea']:6.3f} {r['distance_occluded']:6.3f} {r['distance']:6.3f}")
     print(f"({2 * _SEEDS.value} occluded faces per condition; Telea given C2FDAN's predicted mask; id in / out: "
           f"face-api descriptor distance of the occluded input / the output to the clean face)")

@@ -162,22 +162,12 @@ def _commit():
 
 def real_photo_agreement(keras_path, int8_path):
     """PSNR (dB) of the int8 TFLite model's completion against the Keras model's on a real photo:
-    scikit-image's astronaut (NASA, public domain), aligned by the project's MTCNN, with a
-    subtitle-like grey bar drawn over the mouth."""
-    import numpy as np
-    from skimage import data
-
-    from c2fdan_tf.image_metrics import psnr
+    the astronaut with a subtitle-like bar over the mouth (`real_photos.barred_astronaut`)."""
+    from c2fdan_tf.evaluation.real_photos import agreement_db, barred_astronaut
     from c2fdan_tf.inference import load_runner
-    from c2fdan_tf.inference.alignment import align, detect_faces
 
-    photo = np.ascontiguousarray(data.astronaut())
-    face, _ = align(photo, detect_faces(photo)[0].landmarks)
-    face = face.astype(np.float32) / 255.0
-    face[78:90, 20:92] = 0.85  # a light bar across the mouth
-    keras_out = load_runner(str(keras_path), precision="float32")(face[None])["completed"]
-    int8_out = load_runner(str(int8_path))(face[None])["completed"]
-    return float(np.mean(psnr(int8_out, keras_out).numpy()))
+    return agreement_db(load_runner(str(int8_path)), load_runner(str(keras_path), precision="float32"),
+                        barred_astronaut())
 
 
 def package_release(config, workdir, package_dir, totals, log=print):

@@ -5,26 +5,12 @@ sample (US Navy, public domain)."""
 import functools
 
 import numpy as np
-from PIL import Image
 
+from c2fdan_tf.evaluation import real_photos
 from c2fdan_tf.inference.alignment import align, detect_faces
 
-PHOTOS = ("astronaut", "grace_hopper")
-
-
-@functools.lru_cache(maxsize=None)
-def photo(name):
-    """The RGB uint8 photo."""
-    if name == "astronaut":
-        from skimage import data
-
-        return np.ascontiguousarray(data.astronaut())
-    if name == "grace_hopper":
-        from matplotlib import cbook
-
-        with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
-            return np.asarray(image.convert("RGB"))
-    raise ValueError(f"unknown photo {name!r}; choose from {', '.join(PHOTOS)}")
+PHOTOS = real_photos.PHOTOS
+photo = functools.lru_cache(maxsize=None)(real_photos.photo)  # the RGB uint8 photo, read once per process
 
 
 @functools.lru_cache(maxsize=None)
