@@ -10,8 +10,10 @@ re-run resumes an interrupted stage and reuses finished ones):
    generator's validation curve from the training logs), the identity metrics
    by the project's extractor; then identification and verification again by face-api.js'
    pretrained recognizer (face_api/report.md);
-3. export of every format with parity checks (export/ and its manifest.json);
-4. targets.json: the main job's quality targets, met or not.
+3. the packaged model (c2fdan_tf/pretrained/) measured beside this run's on the same paper and
+   wild benchmarks, and both on the real photos (packaged/report.md, `packaged_comparison`);
+4. export of every format with parity checks (export/ and its manifest.json);
+5. targets.json: the main job's quality targets and the packaged model's, met or not.
 """
 
 import dataclasses
@@ -36,6 +38,8 @@ from c2fdan_tf.export.exporter import FORMATS, export_artifacts
 from c2fdan_tf.models.checkpoints import file_sha256, load_extractor, load_generator, load_motif_removal
 from c2fdan_tf.models.face_api import load_face_api_landmarks
 from c2fdan_tf.models.recognizers import load_recognizer
+from c2fdan_tf.evaluation.real_photos import comparison_table
+from c2fdan_tf.packaged_comparison import REAL_PHOTO_SEEDS, compare_packaged, paper_table, wild_table
 from c2fdan_tf.training.config import STAGE_NAMES, replace_path
 from c2fdan_tf.training.learning_curve import LearningCurveError, describe_point, write_learning_curve
 from c2fdan_tf.training.stages import run_stage
@@ -51,6 +55,7 @@ class EvaluationSize:
     distractors: int = 1000
     verification_pairs: int = 300
     wild_images: int = 20  # the wild benchmark's faces (x 64 conditions: 160 per family): the first of the gallery
+    real_photo_seeds: int = REAL_PHOTO_SEEDS  # the packaged model beside the demo's on the two real photos
 
 
 def _log_step(log, text):
@@ -172,14 +177,10 @@ def quality_targets(summary, wild=None):
     return {name: {"value": float(value), "met": bool(met)} for name, (value, met) in checks.items()}
 
 
-def _evaluate(config, evaluation, generator, checkpoint, sha, extractor_path, baseline_paths, baselines, workdir,
-              log):
+def _evaluate(benchmark, project_recognizer, generator, checkpoint, sha, baseline_paths, baselines, workdir, log):
     """Evaluates against every baseline, by the project's extractor and face-api.js'
     recognizer; writes both reports and completions.png; returns {recognizer: summary}."""
-    benchmark = synthetic_benchmark(
-        config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity,
-        evaluation.distractors, evaluation.verification_pairs, occlusion_seed=config.data.seed, faces=config.data.faces)
-    recognizer, description = load_recognizer("project", extractor_path)
+    recognizer, description = project_recognizer
     face_api, face_api_description = load_recognizer("face_api")
     log(f"identity metrics by {description['description']} and by {face_api_description['description']}")
     report = evaluate(generator, recognizer, benchmark, landmarker=load_face_api_landmarks(),
@@ -242,7 +243,18 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     baseline_paths = {method: stage_checkpoint(workdir, stage) for method, stage in
                       (("coarse_stage1", "coarse"), ("bvmr", "bvmr"), ("resnet50_occ", "extractor_occ"))}
     sha = file_sha256(checkpoint)
-    generator = functools.cache(lambda: load_generator(checkpoint))  # loaded only if a step needs it
+    # Loaded or made only if a step needs them.
+    generator = functools.cache(lambda: load_generator(checkpoint))
+    benchmark = functools.cache(lambda: synthetic_benchmark(
+        config.data.seed, evaluation.gallery_identities, evaluation.images_per_identity, evaluation.distractors,
+        evaluation.verification_pairs, occlusion_seed=config.data.seed, faces=config.data.faces))
+    project_recognizer = functools.cache(lambda: load_recognizer("project", extractor_path))
+
+    @functools.cache
+    def wild_gallery():  # the paper benchmark's gallery faces
+        faces = synthetic_face_source("eval", evaluation.gallery_identities, evaluation.images_per_identity,
+                                      seed=config.data.seed, progress=True, faces=config.data.faces)
+        return Benchmark("synthetic", faces.images, faces.labels, [], 0, None)
 
     _log_step(log, "evaluation against the baselines")
     t = time.time()
@@ -256,7 +268,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         summaries = {name: json.loads(path.read_text())["summary"] for name, path in reports.items()}
         t -= earlier.get("evaluation", 0.0)
     else:
-        summaries = _evaluate(config, evaluation, generator(), checkpoint, sha, extractor_path, baseline_paths,
+        summaries = _evaluate(benchmark(), project_recognizer(), generator(), checkpoint, sha, baseline_paths,
                               baselines, workdir, log)
     summary = summaries["project"]
     timings["evaluation"] = time.time() - t
@@ -270,15 +282,20 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
         wild = json.loads(wild_path.read_text())
         t -= earlier.get("wild_benchmark", 0.0)
     else:
-        faces = synthetic_face_source("eval", evaluation.gallery_identities, evaluation.images_per_identity,
-                                      seed=config.data.seed, progress=True, faces=config.data.faces)  # the paper's gallery
-        gallery = Benchmark("synthetic", faces.images, faces.labels, [], 0, None)
-        wild = evaluate_wild(generator(), gallery, config.data.seed, list(WILD_METHODS), evaluation.wild_images,
+        wild = evaluate_wild(generator(), wild_gallery(), config.data.seed, list(WILD_METHODS), evaluation.wild_images,
                              coarse_stage1=load_generator(baseline_paths["coarse_stage1"]),
                              bvmr=load_motif_removal(baseline_paths["bvmr"]))
         write_wild_report(wild, workdir / "wild", {"checkpoint": {"path": str(checkpoint), "sha256": sha},
                                                    "baselines": baselines, "command": "make demo"})
     timings["wild_benchmark"] = time.time() - t
+
+    _log_step(log, "the packaged model beside this one")
+    t = time.time()
+    key = {"checkpoint": sha, "extractor": file_sha256(extractor_path), "benchmark": dataclasses.asdict(evaluation)}
+    packaged = compare_packaged(benchmark, lambda: project_recognizer()[0], wild_gallery, config.data.seed,
+                                evaluation.wild_images, checkpoint, summary, wild, workdir / "packaged", key, log=log,
+                                real_photo_seeds=evaluation.real_photo_seeds)
+    timings["packaged_model"] = time.time() - t
 
     _log_step(log, "export")
     t = time.time()
@@ -298,6 +315,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     timings["export"] = time.time() - t
 
     targets = quality_targets(summary, wild)
+    if packaged is not None:
+        targets.update(packaged["targets"])
     timings["total"] = sum(timings.values())
     timings["this_run"] = time.time() - start
     (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
@@ -308,6 +327,12 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     log("\nThe wild benchmark (wild/report.md; Table I above stays on the paper's):")
     log(family_table(wild["summary"]))
     log(f"clean faces: the predicted mask covers {100 * wild['clean']['mask_share']:.3f} % of the pixels")
+    if packaged is not None:
+        log("\nThe packaged model beside this run's (packaged/report.md):")
+        log(paper_table([("C2FDAN, this run's model", summary["c2fdan"]),
+                         ("C2FDAN, the packaged model", packaged["paper"]["c2fdan"])]))
+        log(wild_table(wild, packaged["wild"]))
+        log("Real photos:\n" + comparison_table(packaged["real_photos"]))
     for name, result in targets.items():
         log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
     log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "

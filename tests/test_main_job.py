@@ -13,7 +13,8 @@ from tests.commands import assert_one_line_error, run_script
 EVALUATION = ("--config=tiny", "--gallery_identities=3", "--images_per_identity=2", "--distractors=20",
               "--verification_pairs=20")
 # ONNX is written and checked in test_export; here the phone's format, on 2 wild faces (x 64 conditions).
-DEMO_ONLY = ("--formats=tflite", "--wild_images=2")
+# The packaged model beside it on the real photos: one occlusion seed.
+DEMO_ONLY = ("--formats=tflite", "--wild_images=2", "--real_photo_seeds=1")
 
 
 def run_demo(tmp_path, workdir):
@@ -43,7 +44,8 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     targets_seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
                                                          ("extractor", "coarse", "full", "bvmr", "extractor_occ",
-                                                          "evaluation", "wild_benchmark", "export")))
+                                                          "evaluation", "wild_benchmark", "packaged_model",
+                                                          "export")))
     chain = "occluded < BVMR < Coarse network (stage 1) < C2FDAN"
     wild_targets = {f"wild {family}: mask_iou >= 0.8" for family in WILD_FAMILIES} | {
         f"wild {family}: left <= 0.2" for family in ("subtitle", "watermark", "tiled_watermark")} | {
@@ -56,7 +58,8 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
                             "fine psnr >= coarse psnr + 1 dB", "fine ssim >= coarse ssim",
                             "TPIR@1 >= Telea (predicted mask)", "text residual <= 0.15", *redrawn, f"psnr: {chain}",
                             f"ssim: {chain}", f"TPIR@1: {chain}", "landmark error: C2FDAN < occluded",
-                            *wild_targets}
+                            *wild_targets, *PACKAGED_TARGETS}
+    check_the_packaged_model_beside_the_demos(workdir, first.stdout)
     wild = json.loads((workdir / "wild" / "report.json").read_text())
     assert set(wild["summary"]["c2fdan"]["mask_iou"]) == set(WILD_FAMILIES) | {"average"}
     assert wild["benchmark"]["gallery_images"] == 2  # --wild_images
@@ -83,6 +86,7 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert "evaluation of this checkpoint already done, reused" in second.stdout
     assert "export of this checkpoint already done, reused" in second.stdout
     assert "wild benchmark of this checkpoint already done, reused" in second.stdout
+    assert "the packaged model's comparison with this checkpoint already done, reused" in second.stdout
     # A reused step keeps the time it took when it was computed.
     seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     for step in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
@@ -91,6 +95,38 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
     assert seconds["this_run"] < targets_seconds["this_run"]
     check_ablation_on_the_demos_stages(tmp_path, workdir)
+
+
+PACKAGED_TARGETS = {f"packaged model: {name}" for name in (
+    "psnr >= Telea (predicted mask) + 0.5 dB", "TPIR@1 >= Telea (predicted mask)", "fine psnr >= coarse psnr + 1 dB",
+    "text left <= 0.15", "mask_iou >= 0.9", *(f"wild {family}: mask_iou >= 0.85" for family in WILD_FAMILIES),
+    "clean faces: mask on < 0.1 % of pixels", "int8 vs Keras on a real photo >= 40 dB")}
+
+
+def row_count(group):  # the conditions of an occluder group: the paper's 12 per form, the wild 8 per family
+    return 12 if group in ("rectangle", "text") else 8
+
+
+def check_the_packaged_model_beside_the_demos(work, stdout):
+    """The packaged model measured on the very images the demo's model was: the occluded
+    inputs' figures are the same in both reports; its own figures are those of a trained model."""
+    demo, wild = (json.loads((work / name / "report.json").read_text()) for name in (".", "wild"))
+    packaged = json.loads((work / "packaged" / "report.json").read_text())
+    for metric in ("psnr", "ssim"):
+        assert packaged["paper"]["occluded"][metric] == pytest.approx(demo["summary"]["occluded"][metric], abs=1e-6)
+        assert packaged["wild"]["summary"]["occluded"][metric] == pytest.approx(wild["summary"]["occluded"][metric],
+                                                                                abs=1e-6)
+    assert packaged["paper"]["c2fdan"]["tpir_rank1"]["average"] >= 0.0
+    assert packaged["paper"]["c2fdan"]["mask_iou"]["average"] > 0.8  # the trained model, not the tiny one
+    real = packaged["real_photos"]
+    assert set(real) == {"demo", "packaged"} and real["packaged"]["seeds"] == 1
+    for group, row in real["packaged"]["families"].items():  # the same occluded photos for both models
+        assert row["psnr_occluded"] == pytest.approx(real["demo"]["families"][group]["psnr_occluded"]), group
+        assert 0.0 <= row["mask_iou"] <= 1.0 and row["images"] == 2 * row_count(group), group
+    assert packaged["int8_vs_keras_real_photo_db"] > 30
+    report = (work / "packaged" / "report.md").read_text()
+    assert "**C2FDAN, packaged model**" in report and "| subtitle |" in report and "Real photos" in report
+    assert "The packaged model beside this run's" in stdout and "C2FDAN, the packaged model" in stdout
 
 
 def check_ablation_on_the_demos_stages(tmp_path, work):
