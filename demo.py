@@ -18,7 +18,7 @@ _IMAGES = flags.DEFINE_integer("images_per_identity", 5, "Evaluation: images per
 _DISTRACTORS = flags.DEFINE_integer("distractors", 1000, "Evaluation: distractor faces.")
 _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verification pairs.")
 _WILD_IMAGES = flags.DEFINE_integer("wild_images", 20, "The wild benchmark's faces (x 64 conditions).")
-_REAL_SEEDS = flags.DEFINE_integer("real_photo_seeds", 2, "The packaged model beside this run's on the two real "
+_REAL_SEEDS = flags.DEFINE_integer("real_photo_seeds", 1, "The packaged model beside this run's on the two real "
                                    "photos: occlusion seeds per condition.")
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")

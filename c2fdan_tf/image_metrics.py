@@ -11,12 +11,41 @@ def psnr(prediction, target):
     return tf.image.psnr(tf.cast(prediction, tf.float32), tf.cast(target, tf.float32), max_val=1.0)
 
 
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+
+
+def _ssim_window():
+    """The normalised 1-D Gaussian whose outer product is tf.image.ssim's 11 x 11 window."""
+    x = tf.range(SSIM_WINDOW, dtype=tf.float32) - (SSIM_WINDOW - 1) / 2.0
+    g = tf.exp(-(x**2) / (2.0 * SSIM_SIGMA**2))
+    return g / tf.reduce_sum(g)
+
+
+@tf.function(reduce_retracing=True)
+def _ssim(a, b):
+    # Wang et al. 2004 as tf.image.ssim computes it (Gaussian window, valid filtering, SSIM per
+    # channel, then the channels' mean), the window applied as two 1-D passes: 22 instead of 121
+    # multiply-adds a pixel, one depthwise convolution for the four local means.
+    channels = a.shape[-1]
+    stacked = tf.concat([a, b, a * b, a * a + b * b], axis=-1)
+    g = _ssim_window()
+    depth = 4 * channels
+    rows = tf.tile(tf.reshape(g, (SSIM_WINDOW, 1, 1, 1)), (1, 1, depth, 1))
+    cols = tf.tile(tf.reshape(g, (1, SSIM_WINDOW, 1, 1)), (1, 1, depth, 1))
+    means = tf.nn.depthwise_conv2d(stacked, rows, (1, 1, 1, 1), "VALID")
+    means = tf.nn.depthwise_conv2d(means, cols, (1, 1, 1, 1), "VALID")
+    mean_a, mean_b, mean_ab, mean_squares = tf.split(means, 4, axis=-1)
+    c1, c2 = SSIM_K1**2, SSIM_K2**2  # max value 1
+    products, squares = 2.0 * mean_a * mean_b, mean_a**2 + mean_b**2
+    luminance = (products + c1) / (squares + c1)
+    contrast_structure = (2.0 * mean_ab - products + c2) / (mean_squares - squares + c2)
+    return tf.reduce_mean(luminance * contrast_structure, axis=[1, 2, 3])
+
+
 def ssim(prediction, target):
-    """SSIM per example: Gaussian window 11, sigma 1.5 (tf.image.ssim)."""
-    return tf.image.ssim(
-        tf.cast(prediction, tf.float32), tf.cast(target, tf.float32), max_val=1.0,
-        filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
-    )
+    """SSIM per example: Gaussian window 11, sigma 1.5, k1 0.01, k2 0.03, max value 1 (as
+    tf.image.ssim, with the separable window: 5x fewer operations)."""
+    return _ssim(tf.cast(prediction, tf.float32), tf.cast(target, tf.float32))
 
 
 def _binary_counts(mask, mask_gt, threshold):
