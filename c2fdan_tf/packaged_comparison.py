@@ -134,6 +134,10 @@ def compare_packaged(benchmark, recognizer, wild_gallery, seed, wild_images, dem
     return report
 
 
+def _seeds(count):
+    return f"{count} occlusion seed{'' if count == 1 else 's'} a condition"
+
+
 def markdown(report, demo_paper, demo_wild, manifest):
     """The side-by-side report: paper benchmark, wild benchmark, real photos, the targets."""
     paper = report["paper"]
@@ -156,7 +160,7 @@ The packaged model: {pretrained_model.describe(manifest)}
 
 {wild_table({"summary": demo_wild["summary"], "clean": demo_wild["clean"]}, report["wild"])}
 
-## Real photos (astronaut, Grace Hopper; {report["real_photos"]["demo"]["seeds"]} occlusion seeds)
+## Real photos (astronaut, Grace Hopper; {_seeds(report["real_photos"]["demo"]["seeds"])})
 
 {comparison_table(report["real_photos"])}
 
