@@ -76,3 +76,15 @@ def test_the_packaged_models_targets_are_computed_from_its_summaries():
     assert "packaged model: wild average: mask_iou >= 0.85" not in targets  # families only
     assert named("clean faces: mask on < 0.1 % of pixels")["met"]
     assert named("int8 vs Keras on a real photo >= 40 dB") == {"value": pytest.approx(36.8), "met": False}
+
+
+def test_without_a_packaged_model_the_comparison_says_so_in_one_line_and_writes_nothing(tmp_path):
+    from c2fdan_tf.packaged_comparison import compare_packaged
+
+    lines = []
+    never = lambda: pytest.fail("nothing is measured without a package")  # noqa: E731
+    result = compare_packaged(never, never, never, 0, 2, tmp_path / "demo.keras", {}, {}, tmp_path / "packaged", {},
+                              log=lines.append, folder=tmp_path / "no_package")
+    assert result is None and not (tmp_path / "packaged").exists()
+    assert len(lines) == 1 and lines[0].startswith("the packaged model is not compared:") and "\n" not in lines[0]
+    assert "no_package" in lines[0]  # names where it looked
