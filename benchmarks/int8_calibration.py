@@ -3,15 +3,14 @@ kind: the packaged file (full-integer, calibrated on 64 faces under the paper's 
 same conversion calibrated on faces under the release's training mix, and the dynamic-range
 model (int8 weights, float activations). Prints, per variant, the PSNR of its completion against
 the Keras model's on each real photo with a light bar across the mouth (issue 31's target:
->= 40 dB), and its time per face with LiteRT on this CPU, the variants timed in alternating
-rounds in one process (the machine is shared).
+>= 40 dB), and its median time per face with LiteRT at batch 1 on 2 threads, each variant in a
+fresh process as `export.py --benchmark` times artifacts (`inference.latency`).
 
     python benchmarks/int8_calibration.py [--checkpoint=c2fdan_tf/pretrained/c2fdan.keras] [--mix_faces=256]
 """
 
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -22,16 +21,7 @@ from c2fdan_tf import pretrained_model  # noqa: E402
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "The generator (.keras); default: the packaged one.")
 _MIX_FACES = flags.DEFINE_integer("mix_faces", 256, "Calibration faces under the release's training mix.")
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Timing rounds (5 faces a variant each).")
-
-
-def barred_real_faces():
-    """Both real photos' aligned faces, float32, with the int8 check's bar across the mouth."""
-    from c2fdan_tf.evaluation.real_photos import aligned_real_faces
-
-    faces = aligned_real_faces().astype(np.float32) / 255.0
-    faces[:, 78:90, 20:92] = 0.85  # as real_photos.barred_astronaut
-    return faces
+_THREADS = flags.DEFINE_integer("threads", 2, "LiteRT threads of the timing.")
 
 
 def mix_calibration_faces(count, config):
@@ -49,10 +39,11 @@ def mix_calibration_faces(count, config):
 
 def main(argv):
     del argv
-    from c2fdan_tf.evaluation.real_photos import PHOTOS, agreement_db
+    from c2fdan_tf.evaluation.real_photos import PHOTOS, agreement_db, barred_real_faces
     from c2fdan_tf.export.calibration import occluded_faces
     from c2fdan_tf.export.serving import save_serving_model
     from c2fdan_tf.export.tflite import convert_saved_model
+    from c2fdan_tf.inference.latency import measure_in_subprocess
     from c2fdan_tf.inference.runners import KerasRunner, TFLiteRunner
     from c2fdan_tf.models.checkpoints import load_generator
     from c2fdan_tf.training.config import preset
@@ -74,23 +65,17 @@ def main(argv):
             "dynamic-range": convert_saved_model(f"{folder}/serving", "int8_dynamic"),
             "float32": convert_saved_model(f"{folder}/serving", "fp32"),
         }
-    runners = {name: TFLiteRunner(model_content=content) for name, content in variants.items()}
-    one = faces[:1]
-    times = {name: [] for name in runners}
-    for runner in runners.values():
-        runner(one)
-    for _ in range(_ROUNDS.value):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            for _ in range(5):
-                runner(one)
-            times[name].append((time.perf_counter() - start) / 5 * 1000)
-    print(f"int8 against Keras ({path}) on the barred real faces; LiteRT, batch 1, this CPU:")
-    print("| variant | " + " | ".join(f"{p} dB" for p in PHOTOS) + " | ms a face (median) |")
-    print("|---|" + "---:|" * (len(PHOTOS) + 1))
-    for name, runner in runners.items():
-        agreements = [agreement_db(runner, keras_runner, faces[i : i + 1]) for i in range(len(PHOTOS))]
-        print(f"| {name} | " + " | ".join(f"{a:.2f}" for a in agreements) + f" | {np.median(times[name]):.1f} |")
+        print(f"int8 against Keras ({path}) on the barred real faces; LiteRT, batch 1, {_THREADS.value} threads:")
+        print("| variant | " + " | ".join(f"{p} dB" for p in PHOTOS) + " | ms a face (median) |")
+        print("|---|" + "---:|" * (len(PHOTOS) + 1))
+        for number, (name, content) in enumerate(variants.items()):
+            runner = TFLiteRunner(model_content=content)
+            agreements = [agreement_db(runner, keras_runner, faces[i : i + 1]) for i in range(len(PHOTOS))]
+            model_file = f"{folder}/variant_{number}.tflite"
+            with open(model_file, "wb") as handle:
+                handle.write(content)
+            ms = measure_in_subprocess("tflite", model_file, _THREADS.value)["median_ms"]
+            print(f"| {name} | " + " | ".join(f"{a:.2f}" for a in agreements) + f" | {ms:.1f} |")
 
 
 if __name__ == "__main__":

@@ -293,7 +293,7 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
     t = time.time()
     key = {"checkpoint": sha, "extractor": file_sha256(extractor_path), "benchmark": dataclasses.asdict(evaluation)}
     packaged = compare_packaged(benchmark, lambda: project_recognizer()[0], wild_gallery, config.data.seed,
-                                evaluation.wild_images, checkpoint, summary, wild, workdir / "packaged", key, log=log,
+                                evaluation.wild_images, generator, summary, wild, workdir / "packaged", key, log=log,
                                 real_photo_seeds=evaluation.real_photo_seeds)
     timings["packaged_model"] = time.time() - t
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from c2fdan_tf import pretrained_model
 from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.evaluation.methods import LABELS
-from c2fdan_tf.evaluation.real_photos import (agreement_db, barred_astronaut, comparison_table, real_photo_report)
+from c2fdan_tf.evaluation.real_photos import agreement_db, barred_real_faces, comparison_table, real_photo_report
 from c2fdan_tf.evaluation.runner import evaluate
 from c2fdan_tf.evaluation.wild import evaluate_wild
 from c2fdan_tf.inference.runners import as_runner
@@ -92,10 +92,11 @@ def wild_table(demo, packaged):
     return "\n".join(lines)
 
 
-def compare_packaged(benchmark, recognizer, wild_gallery, seed, wild_images, demo_checkpoint, demo_paper, demo_wild,
+def compare_packaged(benchmark, recognizer, wild_gallery, seed, wild_images, demo_generator, demo_paper, demo_wild,
                      out_dir, fresh_key, log=print, real_photo_seeds=REAL_PHOTO_SEEDS, folder=None):
     """Measures the packaged model (verified against its manifest) beside the demo model
-    (`benchmark`, `recognizer`, `wild_gallery`: functions returning the demo's own); writes
+    (`benchmark`, `recognizer`, `wild_gallery`, `demo_generator`: functions returning the demo's
+    own, called only when something is measured); writes
     out_dir/report.md and report.json and returns that report (with "targets"), or None when
     the package has no model (the reason is logged; the main job goes on). A report whose
     "key" equals `fresh_key` (the checkpoints' SHA-256s) is reused."""
@@ -122,8 +123,8 @@ def compare_packaged(benchmark, recognizer, wild_gallery, seed, wild_images, dem
                      PAPER_METHODS)["summary"]
     wild = evaluate_wild(packaged, wild_gallery(), seed, list(WILD_METHODS), wild_images)
     int8_db = agreement_db(as_runner(str(folder / pretrained_model.FILES["tflite_int8"])), packaged,
-                           barred_astronaut())
-    real = {"demo": real_photo_report(as_runner(str(demo_checkpoint)), real_photo_seeds),
+                           barred_real_faces(("astronaut",)))
+    real = {"demo": real_photo_report(as_runner(demo_generator()), real_photo_seeds),
             "packaged": real_photo_report(packaged, real_photo_seeds)}
     report = {"key": key, "paper": paper, "wild": {"summary": wild["summary"], "clean": wild["clean"]},
               "real_photos": real, "int8_vs_keras_real_photo_db": int8_db,

@@ -162,12 +162,12 @@ def _commit():
 
 def real_photo_agreement(keras_path, int8_path):
     """PSNR (dB) of the int8 TFLite model's completion against the Keras model's on a real photo:
-    the astronaut with a subtitle-like bar over the mouth (`real_photos.barred_astronaut`)."""
-    from c2fdan_tf.evaluation.real_photos import agreement_db, barred_astronaut
+    the astronaut with a subtitle-like bar over the mouth (`real_photos.barred_real_faces`)."""
+    from c2fdan_tf.evaluation.real_photos import agreement_db, barred_real_faces
     from c2fdan_tf.inference import load_runner
 
     return agreement_db(load_runner(str(int8_path)), load_runner(str(keras_path), precision="float32"),
-                        barred_astronaut())
+                        barred_real_faces(("astronaut",)))
 
 
 def package_release(config, workdir, package_dir, totals, log=print):

@@ -83,7 +83,7 @@ def test_without_a_packaged_model_the_comparison_says_so_in_one_line_and_writes_
 
     lines = []
     never = lambda: pytest.fail("nothing is measured without a package")  # noqa: E731
-    result = compare_packaged(never, never, never, 0, 2, tmp_path / "demo.keras", {}, {}, tmp_path / "packaged", {},
+    result = compare_packaged(never, never, never, 0, 2, never, {}, {}, tmp_path / "packaged", {},
                               log=lines.append, folder=tmp_path / "no_package")
     assert result is None and not (tmp_path / "packaged").exists()
     assert len(lines) == 1 and lines[0].startswith("the packaged model is not compared:") and "\n" not in lines[0]

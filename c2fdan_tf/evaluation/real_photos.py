@@ -103,12 +103,12 @@ def real_photo_report(runner, seeds=2, embed=None, faces=None):
                          for name, conditions in occluder_groups()}}
 
 
-def barred_astronaut():
-    """The astronaut's aligned face (float32 in [0, 1], (1, 112, 112, 3)) with a light,
+def barred_real_faces(names=PHOTOS):
+    """The photos' aligned faces (float32 in [0, 1], (len(names), 112, 112, 3)) with a light,
     subtitle-like bar across the mouth: the int8 file's check against the Keras model."""
-    face = aligned_real_faces(("astronaut",)).astype(np.float32) / 255.0
-    face[:, 78:90, 20:92] = 0.85
-    return face
+    faces = aligned_real_faces(names).astype(np.float32) / 255.0
+    faces[:, 78:90, 20:92] = 0.85
+    return faces
 
 
 def agreement_db(runner, reference_runner, images):
