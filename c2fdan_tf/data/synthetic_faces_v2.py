@@ -493,13 +493,16 @@ def _glasses(image, y, x, shade, p, v, s):
     _paint(image, p.glasses_colour * (0.8 + 0.3 * shade)[..., None], _coverage(frames, s) * worn)
 
 
-def render_faces(seed, identities, indices):
-    """uint8 faces `(B, 112, 112, 3)` for parallel lists of identity and image numbers."""
+def render_faces(seed, identities, indices, changes=None):
+    """uint8 faces `(B, 112, 112, 3)` for parallel lists of identity and image numbers.
+    changes: optional per-image dicts overriding `image_variation` entries (e.g. {"eye_open":
+    0.12} for a blink of the same image in a video)."""
     identities = [int(i) for i in identities]
     indices = [int(i) for i in indices]
     params = [identity_parameters(seed, i) for i in identities]
     p = _stack(params)
-    v = _stack([image_variation(seed, i, j) for i, j in zip(identities, indices)])
+    changes = changes or [{}] * len(identities)
+    v = _stack([{**image_variation(seed, i, j), **c} for i, j, c in zip(identities, indices, changes)])
     batch = len(identities)
     y, x = _warped_grid(v, p)
     s = v.scale

@@ -76,13 +76,14 @@ def align(photo, landmarks):
     return aligned, matrix
 
 
-def paste_back(photo, completed, mask, matrix, threshold=0.5, grow=2):
-    """Blends a completed aligned face into the photo where its mask is on.
+def paste_region(photo, completed, mask, matrix, threshold=0.5, grow=2, even=False):
+    """A completed aligned face blended into the photo region it covers, where its mask is on.
 
-    The mask (aligned, in [0, 1]) is binarised at `threshold`, grown by `grow`
-    pixels (the completion's seam lies inside it) and warped back with bilinear
-    edges; outside it the photo's pixels are returned exactly. Returns the new
-    photo (uint8) and the mask in photo coordinates (float in [0, 1]).
+    The mask (aligned, in [0, 1]) is binarised at `threshold`, grown by `grow` pixels (the
+    completion's seam lies inside it) and warped back with bilinear edges. Only the region the
+    mask's bounding box maps to is warped (empty for an empty mask) (`even`: its corners rounded out to even pixels, as 4:2:0
+    video needs). Returns ((y0, y1, x0, x1), the region blended (uint8), its mask (float in
+    [0, 1])); outside the mask the region holds the photo's exact pixels.
     """
     photo = np.asarray(photo, np.uint8)
     height, width = photo.shape[:2]
@@ -90,12 +91,43 @@ def paste_back(photo, completed, mask, matrix, threshold=0.5, grow=2):
     if grow:
         binary = cv2.dilate(binary, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     inverse = cv2.invertAffineTransform(matrix)
-    photo_mask = cv2.warpAffine(binary.astype(np.float32), inverse, (width, height), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    rows, cols = np.nonzero(binary)
+    if rows.size == 0:
+        return (0, 0, 0, 0), np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32)
+    # Only the part of the photo the mask's box maps to is warped: a subtitle covers a band of the face.
+    top, bottom, left, right = rows.min() - 1, rows.max() + 2, cols.min() - 1, cols.max() + 2
+    corners = np.array([[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]], np.float64)
+    points = corners @ inverse.T
+    (x0, y0), (x1, y1) = np.floor(points.min(0)) - 1, np.ceil(points.max(0)) + 1
+    x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1))
+    if even:
+        x0, y0, x1, y1 = x0 - x0 % 2, y0 - y0 % 2, min(width, x1 + x1 % 2), min(height, y1 + y1 % 2)
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0, 0, 0), np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32)
+    shifted = inverse.copy()
+    shifted[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    region_mask = cv2.warpAffine(binary.astype(np.float32), shifted, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     face = np.round(np.clip(completed, 0, 1) * 255).astype(np.uint8) if completed.dtype != np.uint8 else completed
-    warped = cv2.warpAffine(face, inverse, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
-    blend = photo * (1.0 - photo_mask[..., None]) + warped * photo_mask[..., None]
-    result = np.where(photo_mask[..., None] > 0, np.clip(np.round(blend), 0, 255), photo).astype(np.uint8)
+    warped = cv2.warpAffine(face, shifted, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
+    original = photo[y0:y1, x0:x1]
+    weight = region_mask[..., None]
+    blend = original + weight * (warped.astype(np.float32) - original)
+    region = np.where(weight > 0, np.clip(np.round(blend), 0, 255), original).astype(np.uint8)
+    return (y0, y1, x0, x1), region, region_mask
+
+
+def paste_back(photo, completed, mask, matrix, threshold=0.5, grow=2):
+    """Blends a completed aligned face into the photo where its mask is on (`paste_region`).
+
+    Returns the new photo (uint8; outside the mask the photo's pixels exactly) and the mask in
+    photo coordinates (float in [0, 1])."""
+    photo = np.asarray(photo, np.uint8)
+    (y0, y1, x0, x1), region, region_mask = paste_region(photo, completed, mask, matrix, threshold, grow)
+    result, photo_mask = photo.copy(), np.zeros(photo.shape[:2], np.float32)
+    result[y0:y1, x0:x1] = region
+    photo_mask[y0:y1, x0:x1] = region_mask
     return result, photo_mask
 
 
