@@ -101,7 +101,7 @@ def test_complete_command_on_a_folder_with_good_and_bad_files(tmp_path, models):
     assert not any(name.startswith("corrupt") for name in written)
     assert "skipped" in result.stderr and "corrupt.png" in result.stderr
     assert "wide_photo.jpg is not 112x112 and was resized" in result.stderr
-    assert "4 of 5 image(s) processed" in result.stdout
+    assert "4 of 5 input(s) processed" in result.stdout
     # The completed face is Eq. 2: the input wherever the mask cannot change a pixel level.
     completed = np.asarray(Image.open(out / "good_completed.png"))
     mask = np.asarray(Image.open(out / "good_mask.png"), np.float32) / 255.0
@@ -129,7 +129,7 @@ def test_complete_command_globs_and_errors(tmp_path, models):
         "good_completed.png", "good_mask.png", "gray_completed.png", "gray_mask.png"]
     only_bad = run_complete(f"--model={models / 'generator.keras'}", f"--input={inputs / 'corrupt.png'}",
                             f"--output={tmp_path / 'out2'}")
-    assert only_bad.returncode == 1 and "0 of 1 image(s) processed" in only_bad.stdout
+    assert only_bad.returncode == 1 and "0 of 1 input(s) processed" in only_bad.stdout
     missing = run_complete(f"--model={tmp_path / 'none.tflite'}", f"--input={inputs}", f"--output={tmp_path}")
     assert missing.returncode == 1 and missing.stderr.strip().splitlines()[-1].startswith("error: Model")
 

@@ -105,7 +105,7 @@ def test_complete_prints_only_its_own_lines_unless_verbose(tiny_model):
     quiet = run_complete(tiny_model)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert noisy_lines(quiet.stdout + quiet.stderr) == []
-    assert "1 of 1 image(s) processed" in quiet.stdout
+    assert "1 of 1 input(s) processed" in quiet.stdout
     # The same run with --verbose shows TensorFlow's start-up lines: the filter is what hid them.
     verbose = run_complete(tiny_model, "--verbose")
     assert verbose.returncode == 0 and noisy_lines(verbose.stderr)

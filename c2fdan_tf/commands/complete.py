@@ -18,6 +18,14 @@ non-zero only if nothing could be processed.
 112x112 for aligned faces, the photo's size with --align): a file for one input, or a folder
 holding <name>_mask.png per input -- e.g. the output folder of a first run, with the masks
 corrected in an image editor. Needs a .keras checkpoint or the exported given-mask .tflite.
+
+Videos (any container and codec FFmpeg reads: .mp4, .mov, .mkv, .webm, ...) are recognised by
+their suffix, in a folder or a glob too: every frame's faces are found, followed, completed and
+pasted back, stable from frame to frame (c2fdan_tf.video), into <name>_completed.<suffix> with the
+input's frame timing, size and rotation and its audio and subtitle streams copied untouched.
+--mask for a video: one mask image the frame's size for every frame, or a mask video (e.g. the
+<name>_mask.<suffix> that --video_masks writes, corrected). The packaged int8 model is the fast
+choice: --model=c2fdan_tf/pretrained/c2fdan_int8.tflite.
 """
 
 import os
@@ -42,6 +50,13 @@ _SIDE = flags.DEFINE_bool("side_by_side", False, "Also write input | mask | comp
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 _PRECISION = flags.DEFINE_enum("precision", "auto", PRECISIONS,
                                "Compute precision of a .keras model (auto: bfloat16 with AMX or AVX512_BF16, else float32).")
+_DETECT_EVERY = flags.DEFINE_integer("detect_every", 10, "Videos: run the face detector every this many frames "
+                                     "(and at scene cuts); the faces are tracked in between.", lower_bound=1)
+_STABILITY = flags.DEFINE_bool("stability", True, "Videos: landmark smoothing, mask fusion over neighbouring frames "
+                               "and fill blending (--nostability: every frame on its own).")
+_VIDEO_CODEC = flags.DEFINE_string("video_codec", None, "Videos: the encoder (default: the input's codec where FFmpeg "
+                                   "can encode it, else libx264).")
+_VIDEO_MASKS = flags.DEFINE_bool("video_masks", False, "Videos: also write <name>_mask.<suffix>, the pasted masks.")
 console.define_verbose_flag()
 
 
@@ -88,15 +103,50 @@ def process_face(runner, path, targets, mask_path=None):
 
 def mask_paths(spec, paths, names):
     """{input path: its mask file} for --mask (a file for one input, or a folder of
-    <name>_mask.png); an input without one maps to the path it was looked for at."""
+    <name>_mask.png, or <name>_mask.<suffix> for a video); an input without one maps to the
+    path it was looked for at."""
+    from c2fdan_tf.video import is_video_path
+
     spec = Path(spec)
     if spec.is_dir():
-        return {path: spec / f"{name}_mask.png" for path, name in zip(paths, names)}
+        found = {}
+        for path, name in zip(paths, names):
+            video_mask = spec / f"{name}_mask{path.suffix}"
+            found[path] = video_mask if is_video_path(path) and video_mask.exists() else spec / f"{name}_mask.png"
+        return found
     if not spec.exists():
         sys.exit(f"error: the mask {spec} does not exist.")
     if len(paths) != 1:
         sys.exit(f"error: --mask={spec} is one file for {len(paths)} inputs; give a folder of <name>_mask.png.")
     return {paths[0]: spec}
+
+
+def list_inputs(spec):
+    """Images and videos from a file, a folder (recursively) or a glob pattern, sorted."""
+    from c2fdan_tf.data.image_files import list_image_files
+    from c2fdan_tf.video import is_video_path
+
+    path = Path(spec)
+    images = list_image_files(spec)
+    if path.is_dir():
+        videos = [p for p in path.rglob("*") if p.is_file() and is_video_path(p)]
+        return sorted(set(images) | set(videos))
+    return images
+
+
+def process_video(runner, path, targets, mask_path=None):
+    from c2fdan_tf.video import VideoOptions, complete_video
+
+    options = VideoOptions(detect_every=_DETECT_EVERY.value)
+    if not _STABILITY.value:
+        options = VideoOptions.per_frame(detect_every=_DETECT_EVERY.value)
+    summary = complete_video(runner, path, targets["completed"], options, mask=mask_path, codec=_VIDEO_CODEC.value,
+                             mask_target=targets.get("mask"), progress=True, log=print)
+    for line in summary.warnings:
+        print(line, file=sys.stderr)
+    if summary.frames_with_faces == 0:
+        print(f"warning: {path}: no face found in any frame; written unchanged", file=sys.stderr)
+    return summary.line()
 
 
 def process_photo(runner, path, targets, mask_path=None):
@@ -121,8 +171,9 @@ def process_photo(runner, path, targets, mask_path=None):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from c2fdan_tf.data.image_files import ImageReadError, list_image_files
+    from c2fdan_tf.data.image_files import ImageReadError
     from c2fdan_tf.inference import ModelError, load_runner
+    from c2fdan_tf.video import VideoError, is_video_path
 
     from c2fdan_tf.pretrained_model import PretrainedError, describe, pretrained_path, read_manifest
 
@@ -139,9 +190,9 @@ def main(argv):
                  "takes only the image.")
     if runner.needs_masks and not _MASK.value:
         sys.exit(f"error: {model} completes inside a given mask: pass --mask (or use the main model).")
-    paths = list_image_files(_INPUT.value)
+    paths = list_inputs(_INPUT.value)
     if not paths:
-        sys.exit(f"error: no input image matches {_INPUT.value}.")
+        sys.exit(f"error: no input image or video matches {_INPUT.value}.")
     masks = mask_paths(_MASK.value, paths, output_names(paths)) if _MASK.value else {}
     out = Path(_OUTPUT.value)
     try:
@@ -150,8 +201,14 @@ def main(argv):
         sys.exit(f"error: cannot create the output folder {out}: {error.strerror}.")
     processed, problems = 0, []
     for path, name in zip(paths, output_names(paths)):
-        targets = {"completed": out / f"{name}_completed.png", "mask": out / f"{name}_mask.png"}
-        if _SIDE.value:
+        video = is_video_path(path)
+        if video:
+            targets = {"completed": out / f"{name}_completed{path.suffix}"}
+            if _VIDEO_MASKS.value:
+                targets["mask"] = out / f"{name}_mask{path.suffix}"
+        else:
+            targets = {"completed": out / f"{name}_completed.png", "mask": out / f"{name}_mask.png"}
+        if _SIDE.value and not video:
             targets["side_by_side"] = out / f"{name}_side_by_side.png"
         existing = [str(t) for t in targets.values() if t.exists()]
         if existing and not _OVERWRITE.value:
@@ -161,13 +218,20 @@ def main(argv):
             problems.append(f"{path}: no mask {masks[path]}")
             continue
         try:
-            if _ALIGN.value:
+            if video:
+                message = process_video(runner, path, targets, masks.get(path))
+            elif _ALIGN.value:
                 message = process_photo(runner, path, targets, masks.get(path))
             else:
                 message = process_face(runner, path, targets, masks.get(path))
         except ImageReadError as error:
             problems.append(f"{error.path}: {error.reason}")
             continue
+        except VideoError as error:
+            problems.append(str(error))
+            continue
+        except KeyboardInterrupt:
+            sys.exit(f"interrupted: {path} was not finished; nothing was written under {targets['completed'].name}.")
         if message is None:
             problems.append(f"{path}: no face found; nothing written")
             continue
@@ -175,7 +239,7 @@ def main(argv):
         processed += 1
     for problem in problems:
         print(f"skipped {problem}", file=sys.stderr)
-    print(f"{processed} of {len(paths)} image(s) processed into {out}; {len(problems)} skipped.")
+    print(f"{processed} of {len(paths)} input(s) processed into {out}; {len(problems)} skipped.")
     if processed == 0:
         sys.exit(1)
 
