@@ -20,6 +20,7 @@ _PAIRS = flags.DEFINE_integer("verification_pairs", 300, "Evaluation: verificati
 _WILD_IMAGES = flags.DEFINE_integer("wild_images", 20, "The wild benchmark's faces (x 64 conditions).")
 _REAL_SEEDS = flags.DEFINE_integer("real_photo_seeds", 1, "The packaged model beside this run's on the two real "
                                    "photos: occlusion seeds per condition.")
+_VIDEO_FRAMES = flags.DEFINE_integer("video_frames", 75, "Frames of the demo video (25 a second).", lower_bound=2)
 _FORMATS = flags.DEFINE_list("formats", ["saved_model", "tflite", "tflite_fp16", "tflite_int8", "onnx"],
                              "Export formats.")
 _FACES = flags.DEFINE_string("faces", None, "The built-in faces' renderer: v2 (the default) or v1 (the first "
@@ -46,7 +47,7 @@ def main(argv):
             config = replace_path(config, "data.faces", _FACES.value)
             renderer(_FACES.value)  # an unknown name: one line naming the choices
         size = EvaluationSize(_GALLERY.value, _IMAGES.value, _DISTRACTORS.value, _PAIRS.value, _WILD_IMAGES.value,
-                              _REAL_SEEDS.value)
+                              _REAL_SEEDS.value, _VIDEO_FRAMES.value)
         run_main_job(config, _WORKDIR.value, size, _FORMATS.value)
     except (ValueError, CheckpointError, StageError) as error:
         sys.exit(f"error: {error}")

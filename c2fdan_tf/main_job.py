@@ -31,6 +31,7 @@ from c2fdan_tf.evaluation.benchmark_data import Benchmark, synthetic_benchmark
 from c2fdan_tf.evaluation.methods import LABELS, METHODS
 from c2fdan_tf.evaluation.report import example_grid, markdown_table, write_report
 from c2fdan_tf.evaluation.runner import evaluate
+from c2fdan_tf.evaluation.video import demo_video, variants_table
 from c2fdan_tf.evaluation.wild import TABLE_METHODS as WILD_METHODS, evaluate_wild, family_table, write_wild_report
 from c2fdan_tf.data.occluders.families import WILD_FAMILIES
 from c2fdan_tf.export.calibration import occluded_faces
@@ -56,6 +57,7 @@ class EvaluationSize:
     verification_pairs: int = 300
     wild_images: int = 20  # the wild benchmark's faces (x 64 conditions: 160 per family): the first of the gallery
     real_photo_seeds: int = REAL_PHOTO_SEEDS  # the packaged model beside the demo's on the two real photos
+    video_frames: int = 75  # the demo video: 3 s at 25 frames/s
 
 
 def _log_step(log, text):
@@ -206,6 +208,20 @@ def _evaluate(benchmark, project_recognizer, generator, checkpoint, sha, baselin
     return {"project": report["summary"], "face_api": face_api_report["summary"]}
 
 
+def make_demo_video(generator, export_dir, folder, seed, frames, sha, log):
+    """The demo video by this run's model: its int8 (else float32) TFLite export, else the checkpoint."""
+    from c2fdan_tf.inference import as_runner, load_runner
+
+    for name in ("c2fdan_int8.tflite", "c2fdan_fp32.tflite"):
+        if (export_dir / name).exists():
+            runner, model = load_runner(str(export_dir / name)), str(export_dir / name)
+            break
+    else:
+        runner, model = as_runner(generator()), "the checkpoint"
+    key = {"checkpoint": sha, "model": model, "frames": frames, "seed": seed}
+    return demo_video(runner, folder, seed, frames, key, model, log=log)
+
+
 def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, log=print):
     """Runs (or resumes) the whole pipeline into `workdir`; returns the targets."""
     workdir = Path(workdir)
@@ -314,9 +330,16 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
                 f"{entry['quality']['psnr_vs_truth_db']:.2f} dB")
     timings["export"] = time.time() - t
 
+    _log_step(log, "the demo video")
+    t = time.time()
+    video = make_demo_video(generator, export_dir, workdir / "video", config.data.seed, evaluation.video_frames, sha,
+                            log)
+    timings["video"] = video.get("seconds", time.time() - t)  # a reused video keeps its time
+
     targets = quality_targets(summary, wild)
     if packaged is not None:
         targets.update(packaged["targets"])
+    targets.update(video["targets"])
     timings["total"] = sum(timings.values())
     timings["this_run"] = time.time() - start
     (workdir / "targets.json").write_text(json.dumps({"targets": targets, "seconds": timings}, indent=1))
@@ -333,6 +356,8 @@ def run_main_job(config, workdir, evaluation=EvaluationSize(), formats=FORMATS, 
                          ("C2FDAN, the packaged model", packaged["paper"]["c2fdan"])]))
         log(wild_table(wild, packaged["wild"]))
         log("Real photos:\n" + comparison_table(packaged["real_photos"]))
+    log("\nThe demo video (video/completed.mp4, video/strip.png; this run's model on a moving face):")
+    log(variants_table(video["quality"]))
     for name, result in targets.items():
         log(f"{'met    ' if result['met'] else 'NOT met'}  {name}  ({result['value']:+.3f})")
     log(f"\nEverything is in {workdir}/: report.md, plots, completions.png, examples.png, export/. "

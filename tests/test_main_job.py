@@ -14,7 +14,7 @@ EVALUATION = ("--config=tiny", "--gallery_identities=3", "--images_per_identity=
               "--verification_pairs=20")
 # ONNX is written and checked in test_export; here the phone's format, on 2 wild faces (x 64 conditions).
 # The packaged model beside it on the real photos: one occlusion seed.
-DEMO_ONLY = ("--formats=tflite", "--wild_images=2", "--real_photo_seeds=1")
+DEMO_ONLY = ("--formats=tflite", "--wild_images=2", "--real_photo_seeds=1", "--video_frames=12")
 
 
 def run_demo(tmp_path, workdir):
@@ -45,7 +45,7 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert targets_seconds["total"] == pytest.approx(sum(targets_seconds[step] for step in
                                                          ("extractor", "coarse", "full", "bvmr", "extractor_occ",
                                                           "evaluation", "wild_benchmark", "packaged_model",
-                                                          "export")))
+                                                          "export", "video")))
     chain = "occluded < BVMR < Coarse network (stage 1) < C2FDAN"
     wild_targets = {f"wild {family}: mask_iou >= 0.8" for family in WILD_FAMILIES} | {
         f"wild {family}: left <= 0.2" for family in ("subtitle", "watermark", "tiled_watermark")} | {
@@ -58,8 +58,9 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
                             "fine psnr >= coarse psnr + 1 dB", "fine ssim >= coarse ssim",
                             "TPIR@1 >= Telea (predicted mask)", "text residual <= 0.15", *redrawn, f"psnr: {chain}",
                             f"ssim: {chain}", f"TPIR@1: {chain}", "landmark error: C2FDAN < occluded",
-                            *wild_targets, *PACKAGED_TARGETS}
+                            *wild_targets, *PACKAGED_TARGETS, *VIDEO_TARGETS}
     check_the_packaged_model_beside_the_demos(workdir, first.stdout)
+    check_the_demo_video(workdir, first.stdout)
     wild = json.loads((workdir / "wild" / "report.json").read_text())
     assert set(wild["summary"]["c2fdan"]["mask_iou"]) == set(WILD_FAMILIES) | {"average"}
     assert wild["benchmark"]["gallery_images"] == 2  # --wild_images
@@ -87,12 +88,14 @@ def test_main_job_smoke_run_writes_everything_and_resumes(tmp_path):
     assert "export of this checkpoint already done, reused" in second.stdout
     assert "wild benchmark of this checkpoint already done, reused" in second.stdout
     assert "the packaged model's comparison with this checkpoint already done, reused" in second.stdout
+    assert "the demo video of this checkpoint already made, reused" in second.stdout
     # A reused step keeps the time it took when it was computed.
     seconds = json.loads((workdir / "targets.json").read_text())["seconds"]
     for step in ("extractor", "coarse", "full", "bvmr", "extractor_occ"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=1e-6)
     for step in ("evaluation", "wild_benchmark", "export"):
         assert seconds[step] == pytest.approx(targets_seconds[step], abs=2.0)
+    assert seconds["video"] == pytest.approx(targets_seconds["video"], abs=1e-6)
     assert seconds["this_run"] < targets_seconds["this_run"]
     check_ablation_on_the_demos_stages(tmp_path, workdir)
 
@@ -101,6 +104,28 @@ PACKAGED_TARGETS = {f"packaged model: {name}" for name in (
     "psnr >= Telea (predicted mask) + 0.5 dB", "TPIR@1 >= Telea (predicted mask)", "fine psnr >= coarse psnr + 1 dB",
     "text left <= 0.15", "mask_iou >= 0.9", *(f"wild {family}: mask_iou >= 0.85" for family in WILD_FAMILIES),
     "clean faces: mask on < 0.1 % of pixels", "int8 vs Keras on a real photo >= 40 dB")}
+
+
+VIDEO_TARGETS = {f"video, demo clip: {name}" for name in (
+    "flicker <= 25 % of per-frame", "mask IoU >= per-frame", "PSNR >= per-frame")}
+
+
+def check_the_demo_video(work, stdout):
+    """The demo video: the subtitled clip and its completion, with the same frames, size and audio."""
+    import av
+
+    folder = work / "video"
+    shapes = {}
+    for name in ("subtitled.mp4", "completed.mp4"):
+        with av.open(str(folder / name)) as container:
+            sizes = [(f.width, f.height) for f in container.decode(video=0)]
+        with av.open(str(folder / name)) as container:
+            shapes[name] = (sizes, sum(1 for p in container.demux(audio=0) if p.size))
+    assert shapes["subtitled.mp4"] == shapes["completed.mp4"]
+    assert shapes["completed.mp4"][0] == [(640, 360)] * 12 and shapes["completed.mp4"][1] > 0
+    report = json.loads((folder / "report.json").read_text())
+    assert set(report["quality"]["demo clip"]) == {"per frame (no stability part)", "all stability parts"}
+    assert (folder / "strip.png").stat().st_size > 0 and "The demo video" in stdout
 
 
 def row_count(group):  # the conditions of an occluder group: the paper's 12 per form, the wild 8 per family
