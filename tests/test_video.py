@@ -92,6 +92,9 @@ def test_stability_parts_reduce_flicker_without_losing_mask_or_psnr(runner, clip
     assert stable.flicker < 0.5 * per_frame.flicker, (stable, per_frame)
     assert stable.mask_iou >= per_frame.mask_iou - 0.02 and stable.psnr >= per_frame.psnr - 0.2
     assert stable.left < 0.6 and stable.psnr > stable.psnr_input  # the subtitle mostly removed from the face
+    # Tracking and smoothing steady the crop; blending steadies the fill in it.
+    assert 0 < stable.alignment_jitter < 0.7 * per_frame.alignment_jitter
+    assert 0 < stable.fill_change < 0.7 * per_frame.fill_change
 
 
 def test_rotation_variable_frame_rate_and_10_bit(runner, tmp_path):
@@ -155,6 +158,15 @@ def test_a_given_mask_is_used_for_every_frame(clip_file, tmp_path):
     outside = np.ones(SIZE[::-1], bool)
     outside[130:170, 90:230] = False  # the band grown by the paste's seam and the codec's blur
     assert all(p[145:155, 120:200].all() and not p[outside].any() for p in pasted)
+    # The mask video written goes back in as a mask video (--mask=<name>_mask.mp4): the same band.
+    again = complete_video(given_runner, clip_file, tmp_path / "again.mp4", mask=tmp_path / "out_mask.mp4",
+                           mask_target=tmp_path / "again_mask.mp4")
+    assert again.frames_completed == again.frames
+    with av.open(str(tmp_path / "again_mask.mp4")) as container:
+        repasted = [f.to_ndarray(format="gray") > 128 for f in container.decode(video=0)]
+    grown = np.ones(SIZE[::-1], bool)
+    grown[125:175, 85:235] = False  # the band, grown once more by the second paste's seam
+    assert all(p[145:155, 120:200].all() and not p[grown].any() for p in repasted)
     with pytest.raises(VideoError, match="given mask"):
         complete_video(load_runner(str(pretrained_path("tflite_int8"))), clip_file, tmp_path / "x.mp4",
                        mask=tmp_path / "mask.png")

@@ -129,6 +129,35 @@ def motion_flicker(frames, reference, masks, squares, motions):
     return float((total - reference_total) / count) if count else 0.0
 
 
+def alignment_and_fill_change(results, true_landmarks):
+    """(alignment jitter, fill change): the mean frame-to-frame change of the offset between the
+    points a face was aligned with and its true points (pixels), and the mean |fill_t - fill_{t-1}|
+    of a face's aligned fill where both frames are masked (grey levels)."""
+    from c2fdan_tf.inference.alignment import TEMPLATE
+
+    offsets, fills, jitter, change = {}, {}, [], []
+    for result, truth in zip(results, true_landmarks):
+        for state in result.faces:
+            inverse = cv2_invert(state.matrix)
+            points = np.c_[TEMPLATE, np.ones(len(TEMPLATE))] @ inverse.T
+            true = min(truth, key=lambda t: float(np.abs(t - points).mean()))
+            offset = points - true
+            if state.track in offsets and not state.new:
+                jitter.append(float(np.abs(offset - offsets[state.track]).mean()))
+                before_fill, before_mask = fills[state.track]
+                both = state.mask & before_mask
+                if both.any():
+                    change.append(float(np.abs(state.fill - before_fill)[both].mean() * 255))
+            offsets[state.track], fills[state.track] = offset, (state.fill, state.mask)
+    return (float(np.mean(jitter)) if jitter else 0.0), (float(np.mean(change)) if change else 0.0)
+
+
+def cv2_invert(matrix):
+    import cv2
+
+    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+
+
 @dataclasses.dataclass
 class ClipMeasure:
     psnr: float
@@ -138,6 +167,8 @@ class ClipMeasure:
     left: float  # occluder contrast left
     flicker: float
     motion_flicker: float  # the same after warping the earlier frame by the face's true motion
+    alignment_jitter: float  # pixels a frame the aligned points move against the true face
+    fill_change: float  # grey levels a frame the aligned fill changes where masked twice
     frames_with_faces: float  # share of frames where a face was completed or followed
     seconds_per_frame: float
 
@@ -147,7 +178,7 @@ def measure_clip(runner, clip, options, keep_frames=False):
     import time
 
     completer = VideoCompleter(runner, options)
-    inputs, clean, truth, regions, squares = [], [], [], [], []
+    inputs, clean, truth, regions, squares, landmarks = [], [], [], [], [], []
     outputs, masks, found = [], [], []
     start = time.perf_counter()
     results = []
@@ -158,6 +189,7 @@ def measure_clip(runner, clip, options, keep_frames=False):
         clean.append(as_decoded(f.clean)[1])
         truth.append(f.mask)
         regions.append(face_regions(f.landmarks, f.clean.shape))
+        landmarks.append(f.landmarks)
         squares.append([face_regions([points], f.clean.shape) for points in f.landmarks])
         results += completer.push(frame, i / clip.fps)
     results += completer.finish()
@@ -177,6 +209,7 @@ def measure_clip(runner, clip, options, keep_frames=False):
                           float(intersection / union) if union else 0.0, float(moved / occluder) if occluder else 0.0,
                           flicker(outputs, clean, truth, regions),
                           motion_flicker(outputs, clean, truth, squares, [clip.motions(i) for i in range(len(clip))]),
+                          *alignment_and_fill_change(results, landmarks),
                           float(np.mean(found)), elapsed / len(clip))
     if keep_frames:
         return measure, {"input": inputs, "output": outputs, "clean": clean, "mask": masks}
@@ -193,7 +226,8 @@ def measure_variants(runner, clips, variants=VARIANTS, log=print):
             report[name][variant] = dataclasses.asdict(m)
             log(f"  {name}, {variant}: PSNR {m.psnr:.2f} dB (input {m.psnr_input:.2f}), SSIM {m.ssim:.3f}, "
                 f"mask IoU {m.mask_iou:.3f}, left {m.left:.3f}, flicker {m.flicker:+.2f} (motion-compensated "
-                f"{m.motion_flicker:+.2f})")
+                f"{m.motion_flicker:+.2f}); alignment jitter {m.alignment_jitter:.2f} px, fill change "
+                f"{m.fill_change:.1f} a frame")
     return report
 
 
@@ -213,13 +247,15 @@ def video_targets(report):
 
 def variants_table(report):
     lines = ["| clip | variant | PSNR (dB) | SSIM | mask IoU | occluder left | flicker (grey levels) | "
-             "motion-compensated flicker |", "|---|---|---|---|---|---|---|---|"]
+             "motion-compensated flicker | alignment jitter (px a frame) | fill change (grey levels a frame) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, variants in report.items():
         first = next(iter(variants.values()))
-        lines.append(f"| {name} | occluded input | {first['psnr_input']:.2f} | | | 1.000 | | |")
+        lines.append(f"| {name} | occluded input | {first['psnr_input']:.2f} | | | 1.000 | | | | |")
         for variant, m in variants.items():
             lines.append(f"| {name} | {variant} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['mask_iou']:.3f} | "
-                         f"{m['left']:.3f} | {m['flicker']:+.2f} | {m['motion_flicker']:+.2f} |")
+                         f"{m['left']:.3f} | {m['flicker']:+.2f} | {m['motion_flicker']:+.2f} | "
+                         f"{m['alignment_jitter']:.2f} | {m['fill_change']:.1f} |")
     return "\n".join(lines)
 
 
