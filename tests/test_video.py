@@ -143,6 +143,11 @@ def test_an_interrupted_run_leaves_no_file_that_looks_finished(runner, clip_file
     assert list(tmp_path.iterdir()) == []
 
 
+def mask_frames(path):
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="gray") > 128 for f in container.decode(video=0)]
+
+
 def test_a_given_mask_is_used_for_every_frame(clip_file, tmp_path):
     from PIL import Image
 
@@ -153,8 +158,7 @@ def test_a_given_mask_is_used_for_every_frame(clip_file, tmp_path):
     summary = complete_video(given_runner, clip_file, tmp_path / "out.mp4", mask=tmp_path / "mask.png",
                              mask_target=tmp_path / "out_mask.mp4")
     assert summary.frames_completed == summary.frames
-    with av.open(str(tmp_path / "out_mask.mp4")) as container:
-        pasted = [f.to_ndarray(format="gray") > 128 for f in container.decode(video=0)]
+    pasted = mask_frames(tmp_path / "out_mask.mp4")
     outside = np.ones(SIZE[::-1], bool)
     outside[130:170, 90:230] = False  # the band grown by the paste's seam and the codec's blur
     assert all(p[145:155, 120:200].all() and not p[outside].any() for p in pasted)
@@ -162,8 +166,7 @@ def test_a_given_mask_is_used_for_every_frame(clip_file, tmp_path):
     again = complete_video(given_runner, clip_file, tmp_path / "again.mp4", mask=tmp_path / "out_mask.mp4",
                            mask_target=tmp_path / "again_mask.mp4")
     assert again.frames_completed == again.frames
-    with av.open(str(tmp_path / "again_mask.mp4")) as container:
-        repasted = [f.to_ndarray(format="gray") > 128 for f in container.decode(video=0)]
+    repasted = mask_frames(tmp_path / "again_mask.mp4")
     grown = np.ones(SIZE[::-1], bool)
     grown[125:175, 85:235] = False  # the band, grown once more by the second paste's seam
     assert all(p[145:155, 120:200].all() and not p[grown].any() for p in repasted)
