@@ -28,6 +28,9 @@ from c2fdan_tf.video import temporal
 from c2fdan_tf.video.tracking import DETECT_LONG_SIDE, FaceTracker
 
 
+PASTE_GROW = 2  # aligned pixels the pasted mask is grown by (the completion's seam lies inside)
+
+
 @dataclasses.dataclass
 class VideoOptions:
     detect_every: int = 10  # frames between detections (1: detect every frame, no tracking)
@@ -146,7 +149,7 @@ class VideoCompleter:
             if state.mask.mean() < EMPTY_MASK_FRACTION:
                 continue
             region, pasted, region_mask = paste_region(rgb, state.fill, state.mask.astype(np.float32), state.matrix,
-                                                       even=frame.planar)
+                                                       grow=PASTE_GROW, even=frame.planar)
             y0, y1, x0, x1 = region
             frame.paste(region, pasted, region_mask)  # also into `rgb`: the next face blends with this one
             # 0 only where nothing was written: every pixel touched counts, however lightly.
