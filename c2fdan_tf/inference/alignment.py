@@ -76,6 +76,13 @@ def align(photo, landmarks):
     return aligned, matrix
 
 
+def align_mask(mask, matrix):
+    """A photo-sized mask (float, [0, 1]) warped into the aligned 112x112 frame of `matrix`
+    (bilinear; 0 where the square leaves the photo)."""
+    return cv2.warpAffine(np.asarray(mask, np.float32), matrix, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
 def paste_region(photo, completed, mask, matrix, threshold=0.5, grow=2, even=False):
     """A completed aligned face blended into the photo region it covers, where its mask is on.
 

@@ -53,9 +53,7 @@ def complete_photo(runner, photo, mask=None):
     run, corrected by hand): each face is completed inside that mask, warped into its aligned
     frame, instead of the predicted one (needs `runner.takes_masks`).
     Pixels outside the pasted masks keep their exact values. Returns None if no face."""
-    import cv2
-
-    from c2fdan_tf.inference.alignment import align, detect_faces, paste_back
+    from c2fdan_tf.inference.alignment import align, align_mask, detect_faces, paste_back
 
     detected = detect_faces(photo)
     if not detected:
@@ -63,10 +61,7 @@ def complete_photo(runner, photo, mask=None):
     result, total_mask, faces = np.asarray(photo, np.uint8).copy(), np.zeros(photo.shape[:2], np.float32), []
     for face in detected:
         aligned, matrix = align(result, face.landmarks)
-        given = None
-        if mask is not None:
-            given = cv2.warpAffine(np.asarray(mask, np.float32), matrix, (IMAGE_SIZE, IMAGE_SIZE),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[None]
+        given = None if mask is None else align_mask(mask, matrix)[None]
         [completed] = complete_faces(runner, aligned[None], given)
         if not completed.empty_mask:
             result, photo_mask = paste_back(result, completed.completed, completed.mask, matrix)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from c2fdan_tf.face_template import IMAGE_SIZE
-from c2fdan_tf.inference.alignment import TEMPLATE, paste_region, similarity_transform
+from c2fdan_tf.inference.alignment import align, align_mask, paste_region
 from c2fdan_tf.inference.completion import EMPTY_MASK_FRACTION
 from c2fdan_tf.video import temporal
 from c2fdan_tf.video.tracking import DETECT_LONG_SIDE, FaceTracker
@@ -122,17 +122,14 @@ class VideoCompleter:
         if not tracks:
             return []
         rgb = frame.rgb()
-        matrices = [similarity_transform(track.landmarks, TEMPLATE) for track in tracks]
-        faces = np.stack([cv2.warpAffine(rgb, m, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_CUBIC,
-                                         borderMode=cv2.BORDER_REFLECT101) for m in matrices]).astype(np.float32) / 255
+        aligned = [align(rgb, track.landmarks) for track in tracks]
+        faces = np.stack([face for face, _ in aligned]).astype(np.float32) / 255
+        matrices = [matrix for _, matrix in aligned]
         given = None if self.given_masks is None else self.given_masks(self.index)
         if given is None:
             outputs = self.runner(faces)
         else:
-            aligned = np.stack([cv2.warpAffine(np.asarray(given, np.float32), m, (IMAGE_SIZE, IMAGE_SIZE),
-                                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-                                for m in matrices])
-            outputs = self.runner.with_masks(faces, aligned[..., None])
+            outputs = self.runner.with_masks(faces, np.stack([align_mask(given, m) for m in matrices])[..., None])
         return [FaceState(track.id, track.new, m, faces[k], outputs["mask"][k].reshape(IMAGE_SIZE, IMAGE_SIZE),
                           outputs["completed"][k], outputs["coarse"][k], given is not None)
                 for k, (track, m) in enumerate(zip(tracks, matrices))]
@@ -183,10 +180,13 @@ class VideoCompleter:
             # face inpainted there (Telea). The seam ring that paste-back adds is filled the same way.
             region = cv2.dilate(state.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             fine = temporal.network_fill(fill, state.face, state.probability)
+            fallback = fill  # not used where nothing falls back
+            lacking = region & ~network_on
             if previous is not None:
-                fallback = np.where(previous.mask[..., None], previous.fill, _inpainted(state.face, region))
-            else:
-                fallback = _inpainted(state.face, region)
+                fallback = np.where(previous.mask[..., None], previous.fill, fallback)
+                lacking &= ~previous.mask
+            if lacking.any():  # Telea only when some pixel has neither fill (1.2 ms a face)
+                fallback = np.where(lacking[..., None], _inpainted(state.face, region), fallback)
             fill = np.where(region[..., None], np.where(network_on[..., None], fine, fallback), fill)
         if o.blend_fill and previous is not None:
             change = temporal.face_change(state.face, previous.face, state.mask | previous.mask)
