@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { defineConfig } from 'vite';
+import { ISOLATION_HEADERS } from './scripts/isolation-headers.mjs';
 
 const require = createRequire(import.meta.url);
 // Names this build's offline cache; a new build installs a new service worker.
@@ -67,6 +68,9 @@ function liteRtAndOffline() {
 export default defineConfig({
   base: './',
   plugins: [liteRtAndOffline()],
+  // Cross-origin isolated from the first load (LiteRT.js threads); static hosting gets it from sw.js.
+  server: { headers: ISOLATION_HEADERS },
+  preview: { headers: ISOLATION_HEADERS },
   define: { __C2FDAN_BUILD__: JSON.stringify(BUILD_VERSION) },
   // Classic worker: LiteRT.js loads its wasm glue with importScripts() inside workers.
   worker: { format: 'iife' },

@@ -4,7 +4,27 @@
 // URLs ("cache" message) and they are stored then; later same-origin fetches are
 // cached on first use. Requests to other origins are never made by the page and
 // are not handled here.
+//
+// Cross-origin isolation (the coi-serviceworker pattern): static hosting cannot set
+// headers, so every response this worker hands the page carries COOP/COEP. The page is
+// then crossOriginIsolated from its second load on, and LiteRT.js may use
+// SharedArrayBuffer: its multithreaded wasm.
 const VERSION = new URL(self.location.href).searchParams.get('v') || 'dev';
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+function isolated(response) {
+  // Opaque and redirected responses cannot be rebuilt; the page never asks for them.
+  if (!response || response.type === 'opaque' || response.type === 'opaqueredirect' || response.status === 0) {
+    return response;
+  }
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(ISOLATION_HEADERS)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 async function precacheList() {
   const response = await fetch('precache.json', { cache: 'no-store' });
@@ -23,7 +43,7 @@ self.addEventListener('install', (event) => {
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     const keep = `c2fdan-${VERSION}`;
-    for (const key of await caches.keys()) if (key !== keep) await caches.delete(key);
+    for (const key of await caches.keys()) if (key.startsWith('c2fdan-') && key !== keep) await caches.delete(key);
     await self.clients.claim();
   })());
 });
@@ -47,15 +67,15 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(`c2fdan-${VERSION}`);
     const cached = await cache.match(request, { ignoreSearch: true });
-    if (cached) return cached;
+    if (cached) return isolated(cached);
     try {
       const response = await fetch(request);
       if (response.ok && response.type === 'basic') await cache.put(request, response.clone());
-      return response;
+      return isolated(response);
     } catch (error) {
       if (request.mode === 'navigate') {
         const shell = await cache.match('index.html');
-        if (shell) return shell;
+        if (shell) return isolated(shell);
       }
       throw error;
     }

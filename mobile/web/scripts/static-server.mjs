@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { ISOLATION_HEADERS } from './isolation-headers.mjs';
 
 const MIME = {
   '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
@@ -10,8 +11,10 @@ const MIME = {
   '.tflite': 'application/octet-stream',
 };
 
-/** Serves `root` on 127.0.0.1 (port 0 = any free port); resolves to {server, origin}. */
-export function serve(root, port = 0) {
+/** Serves `root` on 127.0.0.1 (port 0 = any free port); resolves to {server, origin}.
+ * isolation: send COOP/COEP itself (false: like static hosting, where only the page's
+ * service worker can add them). */
+export function serve(root, port = 0, { isolation = false } = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     let file = path.join(root, decodeURIComponent(url.pathname));
@@ -23,6 +26,7 @@ export function serve(root, port = 0) {
       'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream',
       'Content-Length': body.length,
       'Cache-Control': 'no-cache',
+      ...(isolation ? ISOLATION_HEADERS : {}),
     });
     res.end(body);
   });

@@ -3,45 +3,27 @@
 // back into the full-resolution photo, and encoding the download.
 //
 // Messages in:
-//   {type: 'load', base}            models from the page's models/ folder
+//   {type: 'load', base, threads?, backend?}   models from the page's models/ folder
+//                                   (threads: null = automatic, 1 = single-threaded build;
+//                                   backend: 'auto' measures WebGPU against wasm, or 'wasm' / 'webgpu')
 //   {type: 'load', bytes}           a generator chosen by the user (.tflite bytes)
 //   {type: 'photo', bitmap, name, mimeType}    a decoded photo: find its faces
 //   {type: 'complete', crop?}       complete the found faces, or the square {x, y, size}
 //   {type: 'remask', index, mask}   complete face `index` again inside a corrected mask
 // Messages out:
-//   {type: 'loaded', runtime, loadMs, size, editing, detection, fetched} | {type: 'no-model'}
+//   {type: 'loaded', runtime ('wasm' | 'webgpu'), threads, build, isolated, threadsReason,
+//    backendMs: {wasm, webgpu}, webgpuError, loadMs, size, editing, detection, fetched} | {type: 'no-model'}
 //   {type: 'progress', text} | {type: 'faces', faces, width, height, ms}
 //   {type: 'result', faces, bitmap, blob, width, height, ms} | {type: 'error', message}
-import { isWebGPUSupported, loadAndCompile, loadLiteRt, Tensor } from '@litertjs/core';
 import { pasteBack, similarityTransform, warpToFace } from './alignment.js';
 import { detectFaces } from './face_detection.js';
 import TEMPLATE from './face_template.json';
+import { compileFastest, compileModel, runModel, startLiteRt, warmUp } from './runtime.js';
 
 const SIZE = TEMPLATE.size;
 const models = { generator: null, givenMask: null, detector: null };
-let runtime = null;
-let liteRtReady = null;
+let backend = null; // where the generator runs: 'wasm' or 'webgpu'
 let photo = null; // {name, mimeType, width, height, pixels: ImageData, faces, results}
-
-function wasmDirectory() {
-  // The LiteRT.js wasm files sit next to this worker script (copied there at build).
-  return new URL('./', self.location.href).href;
-}
-
-async function compile(bytes, preferGpu = true) {
-  liteRtReady ??= loadLiteRt(wasmDirectory());
-  await liteRtReady;
-  const attempts = preferGpu && isWebGPUSupported() ? ['webgpu', 'wasm'] : ['wasm'];
-  let lastError = null;
-  for (const accelerator of attempts) {
-    try {
-      return { compiled: await loadAndCompile(bytes, { accelerator }), accelerator };
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError;
-}
 
 function checkGenerator(compiled, withMask) {
   const inputs = compiled.getInputDetails();
@@ -73,34 +55,44 @@ async function loadDetector(base) {
   const load = async (file) => {
     const bytes = await fetchBytes(new URL(`face_detector/${file}`, base));
     if (!bytes) throw new Error(`face_detector/${file} is missing from the page's models.`);
-    return (await compile(bytes, false)).compiled;
+    const compiled = await compileModel(bytes, 'wasm');
+    await warmUp(compiled); // now, not on the user's first photo
+    return compiled;
   };
   const pnets = {};
   for (const entry of config.pnet) pnets[entry.size] = await load(entry.file);
-  return { config, pnets, rnet: await load(config.rnet.file), onet: await load(config.onet.file) };
+  const detector = { config, pnets, rnet: await load(config.rnet.file), onet: await load(config.onet.file) };
+  // Once on a made-up picture: the detection code is compiled by the JavaScript engine now,
+  // not on the user's first photo.
+  const side = 320;
+  const picture = new ImageData(side, side);
+  for (let i = 0; i < picture.data.length; i += 1) picture.data[i] = (i * 2654435761) >>> 24;
+  await detectFaces(picture, config, nets(detector));
+  return detector;
 }
 
 async function load(message) {
   const start = performance.now();
+  const runtime = await startLiteRt(message.threads ?? null);
   let bytes = message.bytes ? new Uint8Array(message.bytes) : null;
   if (!bytes) {
     bytes = await fetchBytes(new URL('c2fdan.tflite', message.base));
     if (!bytes) {
-      postMessage({ type: 'no-model' });
+      postMessage({ type: 'no-model', runtime });
       return;
     }
   }
-  const { compiled, accelerator } = await compile(bytes);
-  const inputNames = checkGenerator(compiled, false);
+  const fastest = await compileFastest(bytes, message.backend ?? 'auto', (compiled) => checkGenerator(compiled, false));
+  const inputNames = checkGenerator(fastest.compiled, false);
   models.generator?.compiled.delete();
-  models.generator = { compiled, inputName: inputNames[0] };
-  runtime = accelerator;
+  models.generator = { compiled: fastest.compiled, inputName: inputNames[0] };
+  backend = fastest.backend;
   if (message.base) {
     const maskBytes = await fetchBytes(new URL('c2fdan_given_mask.tflite', message.base));
     if (maskBytes) {
-      const given = await compile(maskBytes);
-      checkGenerator(given.compiled, true);
-      models.givenMask = { compiled: given.compiled };
+      const given = await compileModel(maskBytes, backend);
+      checkGenerator(given, true);
+      models.givenMask = { compiled: given };
     }
     models.detector = await loadDetector(message.base);
   } else {
@@ -110,45 +102,22 @@ async function load(message) {
   const fetched = performance.getEntriesByType('resource').map((entry) => entry.name)
     .filter((url) => new URL(url).origin === self.location.origin);
   postMessage({
-    type: 'loaded', runtime, loadMs: performance.now() - start, size: bytes.length, fetched,
+    type: 'loaded', runtime: backend, threads: runtime.threads, build: runtime.build, isolated: runtime.isolated,
+    threadsReason: runtime.reason, backendMs: fastest.times, webgpuError: fastest.webgpuError,
+    loadMs: performance.now() - start, size: bytes.length, fetched,
     editing: Boolean(models.givenMask), detection: Boolean(models.detector),
   });
 }
 
-async function readOutput(tensor, accelerator) {
-  const onCpu = accelerator === 'wasm' ? tensor : await tensor.moveTo('wasm');
-  const values = Float32Array.from(onCpu.toTypedArray());
-  onCpu.delete();
-  return values;
-}
-
-async function runModel(compiled, feeds, accelerator = runtime) {
-  const tensors = Object.fromEntries(Object.entries(feeds).map(([name, [data, shape]]) => [name, new Tensor(data, shape)]));
-  const outputs = await compiled.run(tensors);
-  const result = {};
-  for (const [name, tensor] of Object.entries(outputs)) result[name] = await readOutput(tensor, accelerator);
-  for (const tensor of Object.values(tensors)) tensor.delete();
-  return result;
-}
-
-function detectorNets() {
-  const { config, pnets, rnet, onet } = models.detector;
+function nets({ config, pnets, rnet, onet }) {
   return {
     pnet: async (size, pixels) => {
-      const out = await runModel(pnets[size], { image: [pixels, [1, size, size, 3]] }, 'wasm');
+      const out = await runModel(pnets[size], { image: [pixels, [1, size, size, 3]] });
       return { ...out, outSize: Math.ceil((size - 2) / 2) - 4 };
     },
-    rnet: (patches) => runModel(rnet, { image: [patches, [config.rnet.batch, 24, 24, 3]] }, 'wasm'),
-    onet: (patches) => runModel(onet, { image: [patches, [config.onet.batch, 48, 48, 3]] }, 'wasm'),
+    rnet: (patches) => runModel(rnet, { image: [patches, [config.rnet.batch, 24, 24, 3]] }),
+    onet: (patches) => runModel(onet, { image: [patches, [config.onet.batch, 48, 48, 3]] }),
   };
-}
-
-function toRgb(imageData) {
-  const rgb = new Float32Array(imageData.width * imageData.height * 3);
-  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
-    rgb[j] = imageData.data[i]; rgb[j + 1] = imageData.data[i + 1]; rgb[j + 2] = imageData.data[i + 2];
-  }
-  return { width: imageData.width, height: imageData.height, data: rgb };
 }
 
 function drawScaled(bitmapOrCanvas, width, height) {
@@ -160,42 +129,56 @@ function drawScaled(bitmapOrCanvas, width, height) {
   return ctx.getImageData(0, 0, width, height);
 }
 
-async function openPhoto({ bitmap, name, mimeType }) {
-  const start = performance.now();
+function readFullResolution(bitmap, small) {
   const { width, height } = bitmap;
-  postMessage({ type: 'progress', text: `Reading ${width}×${height} pixels…` });
+  if (small && small.width === width && small.height === height) {
+    const canvas = new OffscreenCanvas(width, height);
+    canvas.getContext('2d').putImageData(small, 0, 0);
+    return { canvas, pixels: small };
+  }
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(bitmap, 0, 0);
-  const pixels = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
-  photo = { name, mimeType, width, height, pixels, canvas, faces: [], results: [] };
+  return { canvas, pixels: ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' }) };
+}
+
+async function openPhoto({ bitmap, name, mimeType }) {
+  const start = performance.now();
+  const { width, height } = bitmap;
+  photo = { name, mimeType, width, height, pixels: null, canvas: null, faces: [], results: [] };
+  let small = null;
+  let found = [];
+  let failure = null;
+  const stages = {};
+  if (models.detector) {
+    postMessage({ type: 'progress', text: 'Looking for faces…' });
+    const { config } = models.detector;
+    // Detection on a copy at most detection_max_side pixels long, drawn straight from the decoded
+    // photo; the full resolution (for the paste) is read after the faces are reported.
+    const scale = Math.min(1, config.detection_max_side / Math.max(width, height));
+    small = drawScaled(bitmap, Math.round(width * scale), Math.round(height * scale));
+    stages.scaled = performance.now() - start;
+    try {
+      found = await detectFaces(small, config, nets(models.detector), stages);
+    } catch (error) {
+      failure = String(error?.message ?? error); // the photo stays open: the face can be placed by hand
+    }
+    const sx = small.width / width;
+    const sy = small.height / height;
+    photo.faces = found.filter((face) => face.score >= config.min_confidence).map((face) => ({
+      score: face.score,
+      box: { x1: face.box.x1 / sx, y1: face.box.y1 / sy, x2: face.box.x2 / sx, y2: face.box.y2 / sy },
+      landmarks: face.landmarks.map(([x, y]) => [x / sx, y / sy]),
+    }));
+  }
+  const ms = performance.now() - start;
+  postMessage({ type: 'progress', text: `Reading ${width}×${height} pixels…` });
+  Object.assign(photo, readFullResolution(bitmap, small));
   bitmap.close();
-  if (!models.detector) {
-    postMessage({ type: 'faces', faces: [], width, height, ms: performance.now() - start, detector: false });
-    return;
-  }
-  postMessage({ type: 'progress', text: 'Looking for faces…' });
-  const { config } = models.detector;
-  // Detection on a copy at most detection_max_side pixels long (full resolution stays for the paste).
-  const scale = Math.min(1, config.detection_max_side / Math.max(width, height));
-  const small = scale === 1 ? pixels : drawScaled(canvas, Math.round(width * scale), Math.round(height * scale));
-  const sx = small.width / width;
-  const sy = small.height / height;
-  let found;
-  try {
-    found = await detectFaces(toRgb(small), config, detectorNets());
-  } catch (error) {
-    // The photo stays open: the user can still place the face by hand.
-    postMessage({ type: 'faces', faces: [], width, height, ms: performance.now() - start, detector: true,
-      failure: String(error?.message ?? error) });
-    return;
-  }
-  photo.faces = found.filter((face) => face.score >= config.min_confidence).map((face) => ({
-    score: face.score,
-    box: { x1: face.box.x1 / sx, y1: face.box.y1 / sy, x2: face.box.x2 / sx, y2: face.box.y2 / sy },
-    landmarks: face.landmarks.map(([x, y]) => [x / sx, y / sy]),
-  }));
-  postMessage({ type: 'faces', faces: photo.faces, width, height, ms: performance.now() - start, detector: true });
+  postMessage({
+    type: 'faces', faces: photo.faces, width, height, ms, detector: Boolean(models.detector), stages,
+    ...(failure ? { failure } : {}), readMs: performance.now() - start - ms,
+  });
 }
 
 function alignedFace(matrix) {
@@ -278,13 +261,17 @@ async function remask({ index, mask }) {
   await finish(start, timings);
 }
 
-self.onmessage = async ({ data }) => {
-  try {
-    if (data.type === 'load') await load(data);
-    else if (data.type === 'photo') await openPhoto(data);
-    else if (data.type === 'complete') await complete(data);
-    else if (data.type === 'remask') await remask(data);
-  } catch (error) {
-    postMessage({ type: 'error', message: String(error?.message ?? error) });
-  }
+// One message at a time, in order: a photo sent while the models still load waits for them.
+let queue = Promise.resolve();
+self.onmessage = ({ data }) => {
+  queue = queue.then(async () => {
+    try {
+      if (data.type === 'load') await load(data);
+      else if (data.type === 'photo') await openPhoto(data);
+      else if (data.type === 'complete') await complete(data);
+      else if (data.type === 'remask') await remask(data);
+    } catch (error) {
+      postMessage({ type: 'error', message: String(error?.message ?? error) });
+    }
+  });
 };

@@ -9,6 +9,13 @@ const state = {
   result: null, selected: 0, editorMask: null, busy: false, detectMs: 0,
 };
 const worker = new Worker(new URL('./inference.worker.js', import.meta.url));
+// ?threads=1 runs the single-threaded build, ?threads=N asks for N; ?backend=wasm|webgpu skips the
+// measurement that otherwise picks the faster of the two for this device.
+const query = new URLSearchParams(location.search);
+const runtimeChoice = {
+  threads: Number(query.get('threads')) >= 1 ? Math.floor(Number(query.get('threads'))) : null,
+  backend: ['wasm', 'webgpu'].includes(query.get('backend')) ? query.get('backend') : 'auto',
+};
 const crop = new CropTool($('crop-canvas'), $('crop-size'));
 
 function showMessage(text) {
@@ -40,9 +47,9 @@ worker.onmessage = ({ data }) => {
     state.modelReady = true;
     state.editing = data.editing;
     state.detection = data.detection;
-    const where = data.runtime === 'webgpu' ? 'WebGPU (GPU)' : 'wasm (CPU, XNNPACK)';
-    setRuntime(`Model ready on this device: ${where}, ${(data.size / 1e6).toFixed(1)} MB, ` +
-      `loaded in ${Math.round(data.loadMs)} ms.` + (data.detection ? '' : ' No face detector installed: choose faces by hand.'));
+    setRuntime(runtimeDescription(data) + (data.detection ? '' : ' No face detector installed: choose faces by hand.'));
+    window.c2fdanRuntime = { ...data, fetched: undefined, crossOriginIsolated: window.crossOriginIsolated === true };
+    document.body.dataset.threads = String(data.threads);
     document.body.dataset.runtime = data.runtime;
     $('model-help').hidden = true;
     updateButtons();
@@ -66,20 +73,39 @@ worker.onmessage = ({ data }) => {
     showResult(data);
   }
 };
-worker.postMessage({ type: 'load', base: new URL('models/', document.baseURI).href });
+worker.postMessage({ type: 'load', base: new URL('models/', document.baseURI).href, ...runtimeChoice });
+
+function runtimeDescription(data) {
+  const threads = `${data.threads} thread${data.threads > 1 ? 's' : ''}`;
+  const where = data.runtime === 'webgpu' ? 'WebGPU (GPU)' : `wasm (CPU, XNNPACK, ${threads})`;
+  const ms = (v) => `${Math.round(v)} ms`;
+  const { wasm, webgpu } = data.backendMs;
+  let measured = '';
+  if (wasm !== null && webgpu !== null) {
+    measured = ` Measured here: wasm ${ms(wasm)}, WebGPU ${ms(webgpu)} a face; the faster one runs.`;
+  } else if (runtimeChoice.backend === 'auto' && data.webgpuError) {
+    measured = ` WebGPU not used: ${data.webgpuError}.`;
+  }
+  const single = data.threadsReason ? ` One thread: ${data.threadsReason}.` : '';
+  return `Model ready on this device: ${where}, ${(data.size / 1e6).toFixed(1)} MB, loaded in ${ms(data.loadMs)}.` +
+    measured + single;
+}
 
 $('model-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
   if (!file) return;
   setRuntime(`Loading ${file.name}…`);
   const bytes = await file.arrayBuffer();
-  worker.postMessage({ type: 'load', bytes }, [bytes]);
+  worker.postMessage({ type: 'load', bytes, ...runtimeChoice }, [bytes]);
 });
 
 async function openPhoto(event) {
   const file = event.target.files[0];
   event.target.value = '';
-  if (!file) return;
+  if (file) await openPhotoFile(file);
+}
+
+async function openPhotoFile(file) {
   showMessage(null);
   const check = await checkImageFile(file);
   if (!check.ok) {
@@ -98,6 +124,7 @@ async function openPhoto(event) {
     return;
   }
   state.bitmap = bitmap;
+  state.photoFile = file;
   state.faces = null;
   state.result = null;
   state.photoName = file.name;
@@ -119,7 +146,7 @@ $('camera').addEventListener('change', openPhoto);
 function showFaces(data) {
   state.faces = data.faces;
   state.detectMs = data.ms;
-  window.c2fdanFaces = { faces: data.faces, ms: data.ms };
+  window.c2fdanFaces = { faces: data.faces, ms: data.ms, stages: data.stages };
   crop.showFaces(data.faces);
   const n = data.faces.length;
   $('progress').textContent = '';
@@ -307,3 +334,36 @@ if ('serviceWorker' in navigator) {
   // eslint-disable-next-line no-undef
   navigator.serviceWorker.register(new URL(`sw.js?v=${__C2FDAN_BUILD__}`, document.baseURI)).catch(() => {});
 }
+
+// Cross-origin isolation comes from the service worker's headers (sw.js), so from the load after
+// the one that installed it: when it takes control of a page that is not isolated, the page
+// reloads once, keeping the photo the user had opened (a result already shown is not thrown
+// away: then the threads come with the next visit). Tried once per tab, so a browser without
+// COOP/COEP support stays on the single-threaded path instead of reloading in a loop.
+const ISOLATION_RELOAD = 'c2fdan-isolation-reload';
+const PENDING_PHOTO = 'pending-photo';
+
+async function reloadForIsolation() {
+  if (window.crossOriginIsolated || sessionStorage.getItem(ISOLATION_RELOAD) || state.result) return;
+  sessionStorage.setItem(ISOLATION_RELOAD, String(Date.now()));
+  if (state.photoFile && 'caches' in window) {
+    const cache = await caches.open(PENDING_PHOTO);
+    await cache.put(PENDING_PHOTO, new Response(state.photoFile, {
+      headers: { 'Content-Type': state.photoFile.type || 'application/octet-stream', 'X-File-Name': encodeURIComponent(state.photoFile.name) },
+    }));
+  }
+  location.reload();
+}
+
+async function restorePendingPhoto() {
+  if (!('caches' in window) || !(await caches.has(PENDING_PHOTO))) return;
+  const response = await (await caches.open(PENDING_PHOTO)).match(PENDING_PHOTO);
+  await caches.delete(PENDING_PHOTO);
+  if (!response) return;
+  const blob = await response.blob();
+  const name = decodeURIComponent(response.headers.get('X-File-Name') ?? 'photo');
+  await openPhotoFile(new File([blob], name, { type: blob.type }));
+}
+
+navigator.serviceWorker?.addEventListener('controllerchange', reloadForIsolation);
+restorePendingPhoto().catch((error) => showMessage(`The photo opened before the reload is lost: ${error?.message ?? error}`));
