@@ -52,21 +52,26 @@ let browser;
 let context;
 let page;
 let fixtureDir;
+let fixtureInfo;
 let expected;
 const requests = [];
 const timings = {};
 
 before(async () => {
   fixtureDir = fixture();
+  fixtureInfo = JSON.parse(readFileSync(path.join(fixtureDir, 'fixture.json')));
   expected = readExpected(fixtureDir);
   mkdirSync(path.join(dist, 'models'), { recursive: true });
   copyFileSync(path.join(fixtureDir, 'model.tflite'), path.join(dist, 'models', 'c2fdan.tflite'));
   copyFileSync(path.join(fixtureDir, 'given_mask.tflite'), path.join(dist, 'models', 'c2fdan_given_mask.tflite'));
   cpSync(path.join(fixtureDir, 'face_detector'), path.join(dist, 'models', 'face_detector'), { recursive: true });
+  // Like static hosting: no COOP/COEP from the server, only from the page's service worker.
   ({ server, origin } = await serve(dist));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    // --enable-unsafe-webgpu: headless Chromium offers WebGPU (SwiftShader, on the CPU), so the
+    // page's choice between WebGPU and wasm is exercised.
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
   context = await browser.newContext({ ...devices['Pixel 7'], acceptDownloads: true });
@@ -184,45 +189,97 @@ function checkAgainstPython(result) {
   return value;
 }
 
-test('completes an occluded face on the device, like Python LiteRT', async () => {
-  const response = await page.goto(`${origin}/`);
+async function medianCompletionMs(runs = 5) {
+  const times = [];
+  for (let i = 0; i < runs; i += 1) {
+    await run();
+    times.push(await page.evaluate(() => window.c2fdanLastResult.ms.completion));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(runs / 2)];
+}
+
+async function loadPage(query = '') {
+  const response = await page.goto(`${origin}/${query}`);
   assert.equal(response.status(), 200);
-  await page.waitForFunction(() => document.body.dataset.runtime, null, { timeout: 60_000 });
-  assert.match(await page.textContent('#runtime'), /Model ready on this device: wasm/);
+  await page.waitForFunction(() => window.c2fdanRuntime, null, { timeout: 120_000 });
+  return page.evaluate(() => window.c2fdanRuntime);
+}
+
+test('completes an occluded face on the device, like Python LiteRT, multithreaded once isolated', async () => {
+  // First visit: the service worker installs, takes control and the page reloads itself once,
+  // now cross-origin isolated by the worker's headers.
+  await page.goto(`${origin}/`);
+  await page.waitForFunction(() => window.crossOriginIsolated && window.c2fdanRuntime, null, { timeout: 120_000 });
+  const runtime = await page.evaluate(() => window.c2fdanRuntime);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.equal(runtime.isolated, true);
+  assert.equal(runtime.threads, Math.min(cores, 4), `threads: ${runtime.threads} on ${cores} cores`);
+  assert.equal(runtime.build, cores > 1 ? 'threaded' : 'simd');
+  // WebGPU (SwiftShader here) is offered but this generator is only partly supported by it: wasm runs, and says why.
+  assert.equal(runtime.runtime, 'wasm');
+  assert.match(await page.textContent('#runtime'),
+    new RegExp(`Model ready on this device: wasm \\(CPU, XNNPACK, ${runtime.threads} threads?\\)`));
   const result = await complete(path.join(fixtureDir, 'face.png'));
   timings.psnr_vs_python_db = checkAgainstPython(result);
   assert.match(await page.textContent('#timing'), /1 face completed in \d+ ms/);
-  const runs = [];
-  for (let i = 0; i < 5; i += 1) {
-    await run();
-    runs.push(await page.evaluate(() => window.c2fdanLastResult.ms.completion));
-  }
-  runs.sort((a, b) => a - b);
-  timings.browser_wasm_ms = runs[2];
-  timings.python_litert_ms_1_thread = JSON.parse(readFileSync(path.join(fixtureDir, 'fixture.json'))).python_litert_ms_1_thread;
-  console.log(`inference per image: headless Chromium wasm ${timings.browser_wasm_ms.toFixed(1)} ms, ` +
-    `Python LiteRT (1 thread) ${timings.python_litert_ms_1_thread.toFixed(1)} ms`);
+  Object.assign(timings, {
+    cross_origin_isolated: runtime.isolated,
+    browser_backend: runtime.runtime,
+    browser_wasm_threads: runtime.threads,
+    browser_wasm_threads_ms: await medianCompletionMs(),
+    browser_webgpu_ms: runtime.backendMs.webgpu,
+    browser_webgpu_note: runtime.webgpuError,
+    python_litert_ms_1_thread: fixtureInfo.python_litert_ms_1_thread,
+    python_litert_ms_same_threads: fixtureInfo.python_litert_ms_by_threads[String(runtime.threads)] ?? null,
+  });
   const download = await page.getAttribute('#download', 'href');
   assert.match(download, /^blob:/);
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'result-screen.png'), fullPage: true });
+  // The same model on the single-threaded build (?threads=1), for the table.
+  const single = await loadPage('?threads=1');
+  assert.deepEqual([single.threads, single.build, single.isolated], [1, 'simd', true]);
+  assert.match(await page.textContent('#runtime'), /wasm \(CPU, XNNPACK, 1 thread\)/);
+  checkAgainstPython(await complete(path.join(fixtureDir, 'face.png')));
+  timings.browser_wasm_ms = await medianCompletionMs();
+  console.log(`inference per image: headless Chromium wasm ${timings.browser_wasm_ms.toFixed(1)} ms (1 thread), ` +
+    `${timings.browser_wasm_threads_ms.toFixed(1)} ms (${runtime.threads} threads); Python LiteRT ` +
+    `${timings.python_litert_ms_1_thread.toFixed(1)} ms (1 thread), ${timings.python_litert_ms_same_threads?.toFixed(1)} ms ` +
+    `(${runtime.threads} threads); WebGPU: ${runtime.backendMs.webgpu ?? runtime.webgpuError}`);
+  await loadPage();
 });
 
 const photos = () => JSON.parse(readFileSync(path.join(fixtureDir, 'photos.json')));
 
+// Opens a photo three times: the faces of the last opening and the median detection time.
+async function detectThrice(file) {
+  const openings = [];
+  for (let k = 0; k < 3; k += 1) openings.push(await openPhoto(file));
+  const ms = openings.map((o) => o.ms).sort((a, b) => a - b);
+  return { ...openings[2], ms: ms[1], stages: openings[2].stages };
+}
+
+// Worst landmark distance to the Python MTCNN's, as a fraction of the inter-ocular distance.
+function landmarkError(found, truth) {
+  const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
+  return Math.max(...found.map(([x, y], i) => Math.hypot(x - truth[i][0], y - truth[i][1]) / iod));
+}
+
 test('finds the face in a real photo like the Python MTCNN and pastes it back at full resolution', async () => {
   const file = path.join(fixtureDir, 'astronaut_subtitle.png');
   const reference = photos()['astronaut_subtitle.png'].faces;
-  const found = await openPhoto(file);
+  const found = await detectThrice(file);
   assert.equal(found.faces.length, 1, `faces found: ${found.faces.length}`);
   assert.equal(reference.length, 1);
   const truth = reference[0].landmarks;
   const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
-  const errors = found.faces[0].landmarks.map(([x, y], i) => Math.hypot(x - truth[i][0], y - truth[i][1]) / iod);
-  timings.landmark_error_vs_python_iod = Math.max(...errors);
-  assert.ok(Math.max(...errors) <= 0.05, `landmarks vs Python MTCNN: ${errors.map((e) => (100 * e).toFixed(1)).join(', ')} % of IOD`);
+  timings.landmark_error_vs_python_iod = landmarkError(found.faces[0].landmarks, truth);
+  assert.ok(timings.landmark_error_vs_python_iod <= 0.02,
+    `landmarks vs Python MTCNN: ${(100 * timings.landmark_error_vs_python_iod).toFixed(2)} % of IOD`);
   assert.match(await page.textContent('#detect-status'), /Found 1 face/);
   timings.browser_detection_ms_512px = found.ms;
+  timings.browser_detection_stages_512px = found.stages;
   timings.python_mtcnn_ms_512px = JSON.parse(readFileSync(path.join(fixtureDir, 'fixture.json'))).python_mtcnn_ms_512px;
   await run();
   const result = await page.evaluate(() => ({ ...window.c2fdanLastResult, bitmap: null, blob: null }));
@@ -246,9 +303,17 @@ test('two faces in one picture: both found and completed', async () => {
   const file = path.join(fixtureDir, 'two_faces.png');
   const found = await openPhoto(file);
   assert.equal(found.faces.length, 2);
-  assert.equal(photos()['two_faces.png'].faces.length, 2);
+  const reference = photos()['two_faces.png'].faces;
+  assert.equal(reference.length, 2);
   const centres = found.faces.map((f) => f.landmarks[2][0]).sort((a, b) => a - b);
   assert.ok(centres[0] < 512 && centres[1] > 512, `noses at x = ${centres.join(', ')}`);
+  // Each face's landmarks against the Python MTCNN's face on the same side. The page looks for
+  // faces in a copy at most 640 pixels long, Python in the whole 902-pixel picture: 2.0 and 3.1 %
+  // of the IOD apart in the previous release, the same now.
+  const side = (face) => face.landmarks[2][0] < 512;
+  const errors = found.faces.map((face) => landmarkError(face.landmarks, reference.find((r) => side(r) === side(face)).landmarks));
+  timings.landmark_error_two_faces_vs_python_iod = Math.max(...errors);
+  assert.ok(Math.max(...errors) <= 0.035, `two faces' landmarks vs Python MTCNN: ${errors.map((e) => (100 * e).toFixed(2))} % of IOD`);
   assert.match(await page.textContent('#run'), /Complete the 2 faces/);
   await run();
   const result = await page.evaluate(() => ({ ...window.c2fdanLastResult, bitmap: null, blob: null }));
@@ -279,9 +344,10 @@ test('a 12 MP photo: found on a scaled copy, completed and saved at full resolut
   const file = path.join(fixtureDir, 'large_12mp.jpg');
   const info = photos()['large_12mp.jpg'];
   const small = photos()[info.from].faces[0].landmarks;
+  const found = await detectThrice(file);
   const start = Date.now();
-  const found = await openPhoto(file);
   timings.browser_detection_ms_12mp = found.ms;
+  timings.browser_detection_stages_12mp = found.stages;
   assert.equal(found.faces.length, 1);
   const truth = small.map(([x, y]) => [x * info.scale + info.offset[0], y * info.scale + info.offset[1]]);
   const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
@@ -414,4 +480,41 @@ test('a non-image file and a huge image get a visible message, and the page stay
   const result = await complete(path.join(fixtureDir, 'face.png'));
   checkAgainstPython(result);
   assert.equal(await page.isHidden('#message'), true);
+});
+
+test('the one-time reload for isolation keeps the photo opened before it; a server sending COOP/COEP needs none', async () => {
+  const file = path.join(fixtureDir, 'astronaut_subtitle.png');
+  const fresh = await browser.newContext({ ...devices['Pixel 7'] });
+  fresh.on('request', (request) => requests.push(request.url()));
+  // The service worker's script is held back until the user has opened a photo.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await fresh.route('**/sw.js*', async (route) => { await held; await route.continue(); });
+  const first = await fresh.newPage();
+  await first.goto(`${origin}/`);
+  assert.equal(await first.evaluate(() => window.crossOriginIsolated), false);
+  await first.setInputFiles('#photo', file);
+  await first.waitForFunction(() => window.c2fdanFaces, null, { timeout: 60_000 });
+  release();
+  await first.waitForFunction(() => window.crossOriginIsolated && window.c2fdanFaces?.faces.length === 1, null, { timeout: 120_000 });
+  assert.equal(await first.evaluate(() => performance.getEntriesByType('navigation')[0].type), 'reload');
+  assert.match(await first.textContent('#detect-status'), /Found 1 face/);
+  assert.equal(await first.evaluate(() => caches.has('pending-photo')), false);
+  await first.waitForFunction(() => window.c2fdanRuntime, null, { timeout: 120_000 });
+  assert.ok((await first.evaluate(() => window.c2fdanRuntime.threads)) >= Math.min(2, await first.evaluate(() => navigator.hardwareConcurrency)));
+  await fresh.close();
+
+  const headers = await serve(dist, 0, { isolation: true });
+  const other = await browser.newContext({ ...devices['Pixel 7'] });
+  try {
+    const direct = await other.newPage();
+    await direct.goto(`${headers.origin}/`);
+    await direct.waitForFunction(() => window.c2fdanRuntime, null, { timeout: 120_000 });
+    assert.equal(await direct.evaluate(() => window.crossOriginIsolated), true);
+    assert.equal(await direct.evaluate(() => performance.getEntriesByType('navigation')[0].type), 'navigate');
+    assert.equal(await direct.evaluate(() => sessionStorage.getItem('c2fdan-isolation-reload')), null);
+  } finally {
+    await other.close();
+    headers.server.close();
+  }
 });
