@@ -41,15 +41,22 @@ export function startLiteRt(requestedThreads = null) {
   started ??= (async () => {
     const features = await wasmFeatures();
     const wanted = requestedThreads ?? Math.min(features.cores, MAX_THREADS);
-    const threads = features.threadsSupported && wanted > 1 ? Math.min(wanted, features.cores) : 1;
+    let threads = features.threadsSupported && wanted > 1 ? Math.min(wanted, features.cores) : 1;
+    let reason = wanted > 1 && threads === 1 ? features.reason : null;
     if (threads > 1) {
       // Emscripten starts its pthreads from the glue script's URL; loaded with importScripts
       // inside this worker it would take the worker's own script instead.
       self.Module = { mainScriptUrlOrBlob: new URL(THREADED_GLUE, wasmDirectory()).href };
+      try {
+        await loadLiteRt(wasmDirectory(), { threads: true });
+      } catch (error) {
+        self.Module = undefined;
+        threads = 1;
+        reason = `the threaded wasm did not start (${error?.message ?? error})`;
+      }
     }
-    await loadLiteRt(wasmDirectory(), { threads: threads > 1 });
+    if (threads === 1) await loadLiteRt(wasmDirectory(), { threads: false });
     const build = threads > 1 ? 'threaded' : features.relaxedSimd ? 'simd' : 'compat';
-    const reason = wanted > 1 && threads === 1 ? features.reason : null;
     return {
       threads, build, isolated: features.isolated, relaxedSimd: features.relaxedSimd, reason,
       webgpu: isWebGPUSupported() && Boolean(getWebGpuDevice()),

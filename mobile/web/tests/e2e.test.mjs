@@ -482,7 +482,7 @@ test('a non-image file and a huge image get a visible message, and the page stay
   assert.equal(await page.isHidden('#message'), true);
 });
 
-test('the one-time reload for isolation keeps the photo opened before it; a server sending COOP/COEP needs none', async () => {
+test('the one-time reload for isolation keeps the photo opened before it; a server sending COOP/COEP needs none; no threaded runtime, one thread', async () => {
   const file = path.join(fixtureDir, 'astronaut_subtitle.png');
   const fresh = await browser.newContext({ ...devices['Pixel 7'] });
   fresh.on('request', (request) => requests.push(request.url()));
@@ -506,6 +506,7 @@ test('the one-time reload for isolation keeps the photo opened before it; a serv
 
   const headers = await serve(dist, 0, { isolation: true });
   const other = await browser.newContext({ ...devices['Pixel 7'] });
+  const broken = await browser.newContext({ ...devices['Pixel 7'] });
   try {
     const direct = await other.newPage();
     await direct.goto(`${headers.origin}/`);
@@ -513,8 +514,17 @@ test('the one-time reload for isolation keeps the photo opened before it; a serv
     assert.equal(await direct.evaluate(() => window.crossOriginIsolated), true);
     assert.equal(await direct.evaluate(() => performance.getEntriesByType('navigation')[0].type), 'navigate');
     assert.equal(await direct.evaluate(() => sessionStorage.getItem('c2fdan-isolation-reload')), null);
+    // Isolated, but the threaded runtime cannot be fetched: the single-threaded one runs, and the page says why.
+    await broken.route('**/litert_wasm_threaded_internal.*', (route) => route.abort());
+    const fallback = await broken.newPage();
+    await fallback.goto(`${headers.origin}/`);
+    await fallback.waitForFunction(() => window.c2fdanRuntime, null, { timeout: 120_000 });
+    const runtime = await fallback.evaluate(() => window.c2fdanRuntime);
+    assert.deepEqual([runtime.isolated, runtime.threads, runtime.build], [true, 1, 'simd']);
+    assert.match(await fallback.textContent('#runtime'), /wasm \(CPU, XNNPACK, 1 thread\).*One thread: the threaded wasm did not start/);
   } finally {
     await other.close();
+    await broken.close();
     headers.server.close();
   }
 });
