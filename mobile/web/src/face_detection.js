@@ -93,8 +93,7 @@ function adjust(box, offsets) {
 /**
  * Area averages of an image at any size from one summed-area table: the integral of the
  * piecewise-constant image is bilinear inside each pixel, so the average over any box with
- * fractional corners is exact (what resizeArea computes per level, for every level after one
- * pass). The pixels must be integers (0..255: sums stay exact in 32 bits up to 8 MP);
+ * fractional corners is exact (tf.image.resize(method=AREA) of every level after one pass). The pixels must be integers (0..255: sums stay exact in 32 bits up to 8 MP);
  * `channels` is the stride of `data` (3 for RGB, 4 for an ImageData's RGBA), of which R, G, B are used.
  */
 export class AreaPyramid {
@@ -219,7 +218,7 @@ async function proposals(image, config, nets, timings) {
     .map((scale) => ({ scale, width: Math.floor(image.width * scale), height: Math.floor(image.height * scale) }))
     .filter((level) => Math.min(level.width, level.height) >= 12);
   for (const level of levels) level.pixels = areas.resize(level.width, level.height, subtract, divide).data;
-  timings.resize += performance.now() - t;
+  timings.resize = performance.now() - t; // the table included
   let all = [];
   for (const canvas of packLevels(levels, config.pnet.map((c) => c.size))) {
     const { size } = canvas;
@@ -281,11 +280,10 @@ async function refine(image, boxes, net, entry, normalization, fn) {
 export async function detectFaces(image, config, nets, timings = {}) {
   Object.assign(timings, { resize: 0, pnet: 0, pnetRuns: 0, rnet: 0, onet: 0 });
   const settings = config.mtcnn;
-  let t = performance.now();
   let boxes = await proposals(image, config, nets, timings);
   timings.proposals = boxes.length;
   if (boxes.length === 0) return [];
-  t = performance.now();
+  let t = performance.now();
   boxes = await refine(image, boxes, nets.rnet, config.rnet, config.normalization, (box, result, k) => adjust(
     { ...box, score: result.face[2 * k + 1] }, result.box.subarray(4 * k, 4 * k + 4)));
   boxes = nms(boxes.filter((b) => b.score > settings.threshold_rnet), settings.nms_rnet, 'union', true).map(toSquare);

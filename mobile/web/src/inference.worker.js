@@ -22,7 +22,6 @@ import { compileFastest, compileModel, runModel, startLiteRt, warmUp } from './r
 
 const SIZE = TEMPLATE.size;
 const models = { generator: null, givenMask: null, detector: null };
-let backend = null; // where the generator runs: 'wasm' or 'webgpu'
 let photo = null; // {name, mimeType, width, height, pixels: ImageData, faces, results}
 
 function checkGenerator(compiled, withMask) {
@@ -83,10 +82,9 @@ async function load(message) {
     }
   }
   const fastest = await compileFastest(bytes, message.backend ?? 'auto', (compiled) => checkGenerator(compiled, false));
-  const inputNames = checkGenerator(fastest.compiled, false);
+  const { backend } = fastest; // where the generator runs: 'wasm' or 'webgpu'
   models.generator?.compiled.delete();
-  models.generator = { compiled: fastest.compiled, inputName: inputNames[0] };
-  backend = fastest.backend;
+  models.generator = { compiled: fastest.compiled, inputName: fastest.checked[0] };
   if (message.base) {
     const maskBytes = await fetchBytes(new URL('c2fdan_given_mask.tflite', message.base));
     if (maskBytes) {
@@ -175,9 +173,10 @@ async function openPhoto({ bitmap, name, mimeType }) {
   postMessage({ type: 'progress', text: `Reading ${width}×${height} pixels…` });
   Object.assign(photo, readFullResolution(bitmap, small));
   bitmap.close();
+  stages.read = performance.now() - start - ms; // after detection: not in `ms`
   postMessage({
     type: 'faces', faces: photo.faces, width, height, ms, detector: Boolean(models.detector), stages,
-    ...(failure ? { failure } : {}), readMs: performance.now() - start - ms,
+    ...(failure ? { failure } : {}),
   });
 }
 

@@ -49,7 +49,6 @@ worker.onmessage = ({ data }) => {
     state.detection = data.detection;
     setRuntime(runtimeDescription(data) + (data.detection ? '' : ' No face detector installed: choose faces by hand.'));
     window.c2fdanRuntime = { ...data, fetched: undefined, crossOriginIsolated: window.crossOriginIsolated === true };
-    document.body.dataset.threads = String(data.threads);
     document.body.dataset.runtime = data.runtime;
     $('model-help').hidden = true;
     updateButtons();

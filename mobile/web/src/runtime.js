@@ -107,8 +107,8 @@ export async function warmUp(compiled) {
 
 /** Median milliseconds of `runs` runs after one warm-up, on zeros of the model's input shape. */
 export async function timeModel(compiled, runs = 3) {
+  await warmUp(compiled);
   const feeds = zeroFeeds(compiled);
-  await runModel(compiled, feeds);
   const times = [];
   for (let k = 0; k < runs; k += 1) {
     const start = performance.now();
@@ -123,8 +123,8 @@ export async function timeModel(compiled, runs = 3) {
  * The generator on the faster backend of this device: compiled on wasm and, where WebGPU has
  * a device, on WebGPU too; both timed on the model's own 112x112 input; the slower one is freed.
  * backend: 'auto' | 'wasm' | 'webgpu' (forced, e.g. for measurements); check(compiled) throws
- * if the model is not the one expected (called before anything runs).
- * Resolves to {compiled, backend, times: {wasm, webgpu}, webgpuError}.
+ * if the model is not the one expected (called before anything runs; what it returns is `checked`).
+ * Resolves to {compiled, backend, times: {wasm, webgpu}, webgpuError, checked}.
  */
 export async function compileFastest(bytes, backend = 'auto', check = () => {}) {
   const runtime = await startLiteRt();
@@ -151,8 +151,9 @@ export async function compileFastest(bytes, backend = 'auto', check = () => {}) 
     }
   }
   if (!candidates.wasm && !candidates.webgpu) throw new Error(`WebGPU was asked for, but ${webgpuError}.`);
+  let checked;
   try {
-    check(Object.values(candidates)[0]);
+    checked = check(Object.values(candidates)[0]);
   } catch (error) {
     for (const compiled of Object.values(candidates)) compiled.delete();
     throw error;
@@ -161,5 +162,5 @@ export async function compileFastest(bytes, backend = 'auto', check = () => {}) 
   const names = Object.keys(candidates);
   const chosen = names.reduce((best, name) => (times[name] < times[best] ? name : best), names[0]);
   for (const name of names) if (name !== chosen) candidates[name].delete();
-  return { compiled: candidates[chosen], backend: chosen, times, webgpuError };
+  return { compiled: candidates[chosen], backend: chosen, times, webgpuError, checked };
 }

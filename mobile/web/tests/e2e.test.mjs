@@ -350,8 +350,7 @@ test('a 12 MP photo: found on a scaled copy, completed and saved at full resolut
   timings.browser_detection_stages_12mp = found.stages;
   assert.equal(found.faces.length, 1);
   const truth = small.map(([x, y]) => [x * info.scale + info.offset[0], y * info.scale + info.offset[1]]);
-  const iod = Math.hypot(truth[1][0] - truth[0][0], truth[1][1] - truth[0][1]);
-  const worst = Math.max(...found.faces[0].landmarks.map(([x, y], i) => Math.hypot(x - truth[i][0], y - truth[i][1]) / iod));
+  const worst = landmarkError(found.faces[0].landmarks, truth);
   timings.landmark_error_12mp_vs_512px_iod = worst;
   assert.ok(worst <= 0.08, `landmarks vs the 512-pixel photo's, enlarged: ${(100 * worst).toFixed(1)} % of IOD`);
   await page.waitForFunction(() => !document.getElementById('run').disabled, null, { timeout: 60_000 });
