@@ -246,6 +246,13 @@ def test_flip_flips_the_face_and_keeps_image_mask_and_truth_consistent(synthesiz
     np.testing.assert_array_equal(flipped["occluded"].numpy(), expected)
     rate = synthesizer.training_parameters(2, ids(4000))["flip"].numpy().mean()
     assert 0.45 < rate < 0.55
+    # A batch flipped in part (uint8, as the pipelines feed it): exactly those faces mirrored, in place.
+    faces_u8 = tf.cast(faces * 255.0, tf.uint8)
+    some = np.array([True, False, False, True, True, False, True, False, False, False, True, True, False, True, False, True])
+    mixed = synthesizer.occlude(faces_u8, {**params, "flip": tf.constant(some)})["ground_truth"].numpy()
+    expected = faces_u8.numpy().astype(np.float32) / np.float32(255.0)
+    expected[some] = expected[some][:, :, ::-1]
+    np.testing.assert_array_equal(mixed, expected)
 
 
 def test_training_forms_positions_and_colours_cover_their_ranges(synthesizer):

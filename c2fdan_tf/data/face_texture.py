@@ -47,9 +47,10 @@ class FaceTexture:
         self.probability = float(probability)
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"face_texture must be a probability in [0, 1], not {probability}")
-        # (detail, shading) of every crop, computed once: the blur commutes with the per-image flips
-        # and transposes below (a symmetric kernel, reflected borders), so only those run per image.
-        self._layers = self._detail_and_shading(texture_bank()) if self.probability > 0 else None
+        # (detail, shading) of every crop in its four orientations (as it is, mirrored, transposed,
+        # both), computed once: the blur commutes with them (a symmetric kernel, reflected borders),
+        # so per image only one row of this table is gathered.
+        self._layers = self._orientations(self._detail_and_shading(texture_bank())) if self.probability > 0 else None
 
     @staticmethod
     def _detail_and_shading(bank):
@@ -57,15 +58,21 @@ class FaceTexture:
         crops = tf.image.resize(tf.cast(bank, tf.float32) / 255.0, (IMAGE_SIZE, IMAGE_SIZE))
         luminance = tf.reduce_mean(crops, axis=-1, keepdims=True)
         low = _gaussian_blur(luminance, SIGMA)
-        return tf.constant(tf.concat([luminance - low, low - tf.reduce_mean(low, axis=[1, 2, 3], keepdims=True)], -1))
+        return tf.concat([luminance - low, low - tf.reduce_mean(low, axis=[1, 2, 3], keepdims=True)], -1)
+
+    @staticmethod
+    def _orientations(layers):
+        """(4 N, ...): row 4 n + k is crop n mirrored left-right if k & 1, then transposed if k & 2."""
+        mirrored = tf.reverse(layers, axis=[2])
+        variants = [layers, mirrored, tf.transpose(layers, [0, 2, 1, 3]), tf.transpose(mirrored, [0, 2, 1, 3])]
+        return tf.constant(tf.reshape(tf.stack(variants, axis=1), [-1, *layers.shape[1:]]))
 
     def luminance_detail(self, seed, ids):
         """(detail, shading) of each id's photo crop, (B, 112, 112, 1) float32, zero-mean."""
-        layers = tf.gather(self._layers, counter_random.randint(seed, _S_CROP, ids, int(self._layers.shape[0])))
-        layers = tf.where((counter_random.uniform(seed, _S_FLIP, ids) < 0.5)[:, None, None, None],
-                          tf.reverse(layers, axis=[2]), layers)
-        layers = tf.where((counter_random.uniform(seed, _S_TRANSPOSE, ids) < 0.5)[:, None, None, None],
-                          tf.transpose(layers, [0, 2, 1, 3]), layers)
+        crop = counter_random.randint(seed, _S_CROP, ids, int(self._layers.shape[0]) // 4)
+        mirror = tf.cast(counter_random.uniform(seed, _S_FLIP, ids) < 0.5, crop.dtype)
+        transpose = tf.cast(counter_random.uniform(seed, _S_TRANSPOSE, ids) < 0.5, crop.dtype)
+        layers = tf.gather(self._layers, 4 * crop + mirror + 2 * transpose)
         return layers[..., :1], layers[..., 1:]
 
     def apply(self, faces, seed, ids):

@@ -15,7 +15,7 @@ from c2fdan_tf.data import counter_random
 from c2fdan_tf.data.face_texture import FaceTexture
 from c2fdan_tf.data.occluders.family import family_seed
 from c2fdan_tf.data.occluders.objects import Objects, TexturedFills
-from c2fdan_tf.data.occluders.paper import RANDOM_POSITION, OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import RANDOM_POSITION, OcclusionSynthesizer, as_float_faces, mirrored
 from c2fdan_tf.data.occluders.stickers import Emoji, Sticker
 from c2fdan_tf.data.occluders.strokes import Strokes
 from c2fdan_tf.data.occluders.subtitles import Subtitles
@@ -92,11 +92,7 @@ class MixedOccluders:
         """Flipped faces (the paper's flip), each occluded by its family's random occluder:
         "occluded", "mask", "ground_truth", "form", "size", "position"."""
         ids = tf.convert_to_tensor(ids, tf.int64)
-        if faces.dtype == tf.uint8:
-            faces = tf.cast(faces, tf.float32) / 255.0
-        faces = tf.cast(faces, tf.float32)
-        flip = self.paper.flips(seed, ids)
-        faces = tf.where(flip[:, None, None, None], tf.reverse(faces, axis=[2]), faces)
+        faces = as_float_faces(mirrored(faces, self.paper.flips(seed, ids)))
         faces = self.texture.apply(faces, seed, ids)
         edges = tf.constant([sum(self.mix[m] for m in self.members[: k + 1]) for k in range(len(self.members) - 1)],
                             tf.float32)
@@ -105,27 +101,26 @@ class MixedOccluders:
         positions = tf.dynamic_partition(tf.range(tf.shape(ids)[0]), choice, len(self.members))
         parts = {key: [] for key in ("occluded", "mask", "form", "size", "position")}
         for member, where in zip(self.members, positions):
-            member_ids, member_faces = tf.gather(ids, where), tf.gather(faces, where)
-            if member == PAPER:
-                params = self.paper.training_parameters(seed, member_ids)
-                mask = self.paper.render_masks(params)
-                occluded = (1.0 - mask) * member_faces + mask * params["color"][:, None, None, :]  # Eq. 1
-                form, size, position = params["form"], params["size"], params["position"]
-            elif member == CLEAN:  # nothing drawn: the face is its own ground truth, the mask empty
-                occluded, mask = member_faces, tf.zeros_like(member_faces[..., :1])
-                form = tf.fill(tf.shape(member_ids), CLEAN_FORM)
-                size = tf.zeros(tf.shape(member_ids), tf.float32)
-                position = tf.fill(tf.shape(member_ids), RANDOM_POSITION)
-            else:
-                family = self.families[member]
-                low, high = family.training_sizes
-                size = counter_random.uniform(seed, _S_SIZE, member_ids, low, high)
-                position = tf.fill(tf.shape(member_ids), RANDOM_POSITION)
-                params = family.parameters(family_seed(seed, member), member_ids, size, position)
-                occluded, mask = family.render(member_faces, params)
-                form = tf.fill(tf.shape(member_ids), FIRST_WILD_FORM + WILD_FAMILIES.index(member))
-            for key, value in zip(parts, (occluded, mask, form, size, position)):
+            with tf.name_scope(member):  # a family's ops under its name in profiles
+                values = self._member_batch(member, seed, tf.gather(ids, where), tf.gather(faces, where))
+            for key, value in zip(parts, values):
                 parts[key].append(value)
         example = {key: tf.dynamic_stitch(positions, values) for key, values in parts.items()}
         example["ground_truth"] = faces
         return example
+
+    def _member_batch(self, member, seed, ids, faces):
+        """(occluded, mask, form, size, position) of the faces whose family is `member`."""
+        if member == PAPER:
+            params = self.paper.training_parameters(seed, ids)
+            mask = self.paper.render_masks(params)
+            occluded = (1.0 - mask) * faces + mask * params["color"][:, None, None, :]  # Eq. 1
+            return occluded, mask, params["form"], params["size"], params["position"]
+        position = tf.fill(tf.shape(ids), RANDOM_POSITION)
+        if member == CLEAN:  # nothing drawn: the face is its own ground truth, the mask empty
+            return (faces, tf.zeros_like(faces[..., :1]), tf.fill(tf.shape(ids), CLEAN_FORM),
+                    tf.zeros(tf.shape(ids), tf.float32), position)
+        family = self.families[member]
+        size = counter_random.uniform(seed, _S_SIZE, ids, *family.training_sizes)
+        occluded, mask = family.render(faces, family.parameters(family_seed(seed, member), ids, size, position))
+        return occluded, mask, tf.fill(tf.shape(ids), FIRST_WILD_FORM + WILD_FAMILIES.index(member)), size, position

@@ -39,6 +39,24 @@ _S_FORM, _S_SIZE, _S_ASPECT, _S_WORD, _S_FLIP = range(5)
 _S_COLOR = 10  # 10, 11, 12
 
 
+def mirrored(images, flip):
+    """`images` (B, H, W, C), those where `flip` (B,) mirrored left-right. Exact; done by splitting
+    the batch rather than by a broadcast select of the whole batch (several times faster on the CPU),
+    and on whatever dtype comes in (uint8 before conversion moves a quarter of the bytes)."""
+    images = tf.convert_to_tensor(images)
+    flip = tf.cast(flip, tf.int32)
+    rows = tf.dynamic_partition(tf.range(tf.shape(images)[0]), flip, 2)
+    kept, turned = tf.dynamic_partition(images, flip, 2)
+    return tf.ensure_shape(tf.dynamic_stitch(rows, [kept, tf.reverse(turned, axis=[2])]), images.shape)
+
+
+def as_float_faces(faces):
+    """Faces as float32 in [0, 1] (uint8 read as value / 255)."""
+    if faces.dtype == tf.uint8:
+        return tf.cast(faces, tf.float32) / 255.0
+    return tf.cast(faces, tf.float32)
+
+
 class OcclusionSynthesizer:
     """Samples occlusion parameters and renders masks, for whole batches in graph.
 
@@ -179,11 +197,7 @@ class OcclusionSynthesizer:
         uint8 or float in [0, 1]; returns float32 "occluded", "mask" (M_gt,
         `(B, 112, 112, 1)`) and "ground_truth" (the possibly flipped face).
         """
-        if faces.dtype == tf.uint8:
-            faces = tf.cast(faces, tf.float32) / 255.0
-        faces = tf.cast(faces, tf.float32)
-        flip = params["flip"][:, None, None, None]
-        faces = tf.where(flip, tf.reverse(faces, axis=[2]), faces)
+        faces = as_float_faces(mirrored(faces, params["flip"]))
         mask = self.render_masks(params)
         color = params["color"][:, None, None, :]
         occluded = (1.0 - mask) * faces + mask * color  # Eq. 1
