@@ -10,8 +10,9 @@ per benchmark, whatever the checkpoint.
 
 import dataclasses
 
-import cv2
 import numpy as np
+
+from c2fdan_tf.inference.inpainting import telea_fill
 
 DEFAULT_RECOGNIZER = "default"
 OCCLUSION_ROBUST = "occlusion_robust"  # ResNet-50-occ: the extractor trained with occlusion augmentation
@@ -45,7 +46,6 @@ _REGISTRY = (
 REGISTRY = {method.name: method for method in _REGISTRY}
 METHODS = tuple(REGISTRY)
 LABELS = {name: method.label for name, method in REGISTRY.items()}
-TELEA_RADIUS = 3
 
 
 def check_methods(names):
@@ -71,14 +71,8 @@ def needing_recognizer(names, recognizer):
 
 def telea(images, masks):
     """OpenCV Telea inpainting of float images in [0, 1] where masks > 0.5."""
-    out = np.empty_like(images, dtype=np.float32)
-    for i, (image, mask) in enumerate(zip(images, masks)):
-        pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-        hole = (mask[..., 0] > 0.5).astype(np.uint8)
-        filled = cv2.inpaint(pixels, hole, TELEA_RADIUS, cv2.INPAINT_TELEA) if hole.any() else pixels
-        # Telea keeps the unmasked pixels; keep them at full precision too.
-        out[i] = np.where(hole[..., None].astype(bool), filled.astype(np.float32) / 255.0, image)
-    return out
+    return np.stack([telea_fill(image, mask[..., 0] > 0.5) for image, mask in zip(images, masks)]) if len(images) \
+        else np.empty_like(images, dtype=np.float32)
 
 
 def method_outputs(runner, occluded, mask_gt, ground_truth, methods=METHODS, networks=None):

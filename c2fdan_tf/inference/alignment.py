@@ -83,6 +83,15 @@ def align_mask(mask, matrix):
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
+def square_bounds(inverse, top, bottom, left, right):
+    """(x0, y0, x1, y1): the photo's bounding box of the aligned square's box from (left, top) to
+    (right, bottom), mapped by `inverse` (the aligned square -> the photo, 2 x 3)."""
+    corners = np.array([[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]], np.float64)
+    points = corners @ np.asarray(inverse, np.float64).T
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    return x0, y0, x1, y1
+
+
 def paste_region(photo, completed, mask, matrix, threshold=0.5, grow=2, even=False):
     """A completed aligned face blended into the photo region it covers, where its mask is on.
 
@@ -102,10 +111,8 @@ def paste_region(photo, completed, mask, matrix, threshold=0.5, grow=2, even=Fal
     if rows.size == 0:
         return (0, 0, 0, 0), np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32)
     # Only the part of the photo the mask's box maps to is warped: a subtitle covers a band of the face.
-    top, bottom, left, right = rows.min() - 1, rows.max() + 2, cols.min() - 1, cols.max() + 2
-    corners = np.array([[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]], np.float64)
-    points = corners @ inverse.T
-    (x0, y0), (x1, y1) = np.floor(points.min(0)) - 1, np.ceil(points.max(0)) + 1
+    x0, y0, x1, y1 = square_bounds(inverse, rows.min() - 1, rows.max() + 2, cols.min() - 1, cols.max() + 2)
+    x0, y0, x1, y1 = np.floor(x0) - 1, np.floor(y0) - 1, np.ceil(x1) + 1, np.ceil(y1) + 1
     x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1))
     if even:
         x0, y0, x1, y1 = x0 - x0 % 2, y0 - y0 % 2, min(width, x1 + x1 % 2), min(height, y1 + y1 % 2)

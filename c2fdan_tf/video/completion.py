@@ -24,6 +24,7 @@ import numpy as np
 from c2fdan_tf.face_template import IMAGE_SIZE
 from c2fdan_tf.inference.alignment import align, align_mask, paste_region
 from c2fdan_tf.inference.completion import EMPTY_MASK_FRACTION
+from c2fdan_tf.inference.inpainting import telea_fill
 from c2fdan_tf.video import temporal
 from c2fdan_tf.video.tracking import DETECT_LONG_SIDE, FaceTracker
 
@@ -186,18 +187,12 @@ class VideoCompleter:
                 fallback = np.where(previous.mask[..., None], previous.fill, fallback)
                 lacking &= ~previous.mask
             if lacking.any():  # Telea only when some pixel has neither fill (1.2 ms a face)
-                fallback = np.where(lacking[..., None], _inpainted(state.face, region), fallback)
+                fallback = np.where(lacking[..., None], telea_fill(state.face, region), fallback)
             fill = np.where(region[..., None], np.where(network_on[..., None], fine, fallback), fill)
         if o.blend_fill and previous is not None:
             change = temporal.face_change(state.face, previous.face, state.mask | previous.mask)
             fill = temporal.blend_fill(fill, previous.fill, state.mask & previous.mask, change)
         state.fill = fill
-
-
-def _inpainted(face, region):
-    """The aligned face (float RGB) with `region` filled by Telea's method (OpenCV)."""
-    image = np.round(np.clip(face, 0, 1) * 255).astype(np.uint8)
-    return cv2.inpaint(image, region.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
 
 
 def _upright(rgb, rotation):

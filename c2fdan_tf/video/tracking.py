@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE
-from c2fdan_tf.inference.alignment import TEMPLATE, detect_faces, similarity_transform
+from c2fdan_tf.inference.alignment import TEMPLATE, detect_faces, similarity_transform, square_bounds
 
 DETECT_LONG_SIDE = 640  # detection runs on the frame scaled to this longer side (faces >= 20 px there)
 MIN_TRACKED_POINTS = 8
@@ -80,10 +80,7 @@ def face_region(landmarks, shape, margin=0.0):
     """(y0, y1, x0, x1): the photo region the aligned 112x112 square of these landmarks covers,
     grown by `margin` of its side and clipped to the photo."""
     matrix = similarity_transform(landmarks, TEMPLATE)
-    inverse = cv2.invertAffineTransform(matrix)
-    corners = np.array([[0, 0, 1], [IMAGE_SIZE, 0, 1], [0, IMAGE_SIZE, 1], [IMAGE_SIZE, IMAGE_SIZE, 1]], np.float64)
-    points = corners @ inverse.T
-    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    x0, y0, x1, y1 = square_bounds(cv2.invertAffineTransform(matrix), 0, IMAGE_SIZE, 0, IMAGE_SIZE)
     grow = margin * max(x1 - x0, y1 - y0)
     height, width = shape[:2]
     return (int(max(0, math.floor(y0 - grow))), int(min(height, math.ceil(y1 + grow))),
