@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from c2fdan_tf.data.occluders.families import BENCHMARK_SIZES as WILD_SIZES, WILD_FAMILIES, wild_family
 from c2fdan_tf.data.occluders.family import family_seed
-from c2fdan_tf.data.occluders.paper import BENCHMARK_SIZES, FORMS, POSITIONS, OcclusionSynthesizer
+from c2fdan_tf.data.occluders.paper import BENCHMARK_SIZES, FORMS, POSITIONS, OcclusionSynthesizer, as_float_faces
 
 IDS_PER_IMAGE = 1000  # room for every condition's own id under one image
 
@@ -152,8 +152,7 @@ def occlude_benchmark(images, seed, conditions, image_ids=None, synthesizer=None
 
 def occlude_wild(images, seed, condition, image_ids):
     """(occluded, mask, ground truth) float32 NumPy arrays of images under one wild condition."""
-    faces = tf.constant(images)
-    faces = tf.cast(faces, tf.float32) / 255.0 if faces.dtype == tf.uint8 else tf.cast(faces, tf.float32)
+    faces = as_float_faces(tf.constant(images))
     family = wild_family(condition.form)
     ids = occlusion_ids(tf.constant(image_ids), tf.fill([len(image_ids)], condition.index))
     params = family.parameters(family_seed(seed, condition.form), ids, condition.size,

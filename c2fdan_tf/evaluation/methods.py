@@ -71,8 +71,10 @@ def needing_recognizer(names, recognizer):
 
 def telea(images, masks):
     """OpenCV Telea inpainting of float images in [0, 1] where masks > 0.5."""
-    return np.stack([telea_fill(image, mask[..., 0] > 0.5) for image, mask in zip(images, masks)]) if len(images) \
-        else np.empty_like(images, dtype=np.float32)
+    out = np.empty_like(images, dtype=np.float32)
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        out[i] = telea_fill(image, mask[..., 0] > 0.5)
+    return out
 
 
 def method_outputs(runner, occluded, mask_gt, ground_truth, methods=METHODS, networks=None):

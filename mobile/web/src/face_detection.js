@@ -93,7 +93,8 @@ function adjust(box, offsets) {
 /**
  * Area averages of an image at any size from one summed-area table: the integral of the
  * piecewise-constant image is bilinear inside each pixel, so the average over any box with
- * fractional corners is exact (tf.image.resize(method=AREA) of every level after one pass). The pixels must be integers (0..255: sums stay exact in 32 bits up to 8 MP);
+ * fractional corners is exact (tf.image.resize(method=AREA) of every level after one pass).
+ * The pixels must be integers (0..255: sums stay exact in 32 bits up to 8 MP);
  * `channels` is the stride of `data` (3 for RGB, 4 for an ImageData's RGBA), of which R, G, B are used.
  */
 export class AreaPyramid {
