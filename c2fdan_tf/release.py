@@ -207,9 +207,10 @@ def package_release(config, workdir, package_dir, totals, log=print):
             (shutil.copytree if (export_dir / name).is_dir() else shutil.copy2)(export_dir / name, staging / name)
         log("=== the fixed benchmark (float32) ===")
         figures = fixed_benchmark_figures(str(staging / "c2fdan.keras"), seed=seed, faces=faces)
+        figures["renderer"] = {"faces": faces, "version": renderer(faces).RENDERER_VERSION}
         figures["int8_vs_keras_real_photo_db"] = real_photo_agreement(staging / "c2fdan.keras",
                                                                       staging / "c2fdan_int8.tflite")
-        log("  " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+        log("  " + _figures_line(figures))
         planned = {stage: getattr(config.schedule, stage).epochs * getattr(config.schedule, stage).steps_per_epoch
                    for stage in ("coarse", "full")}
         done = {stage: trained_steps(workdir, stage) for stage in planned}
@@ -248,3 +249,33 @@ def package_release(config, workdir, package_dir, totals, log=print):
     log(f"packaged into {package_dir}: {len(manifest['files'])} files, {total / 1e6:.1f} MB; "
         f"figures: {json.dumps(figures)}")
     return manifest
+
+
+def _figures_line(figures):
+    return ", ".join(f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float))
+
+
+def rerecord_fixed_benchmark(package_dir, log=print):
+    """Measures the packaged model on the fixed benchmark as the current renderer draws it and
+    writes the figures into its manifest (the files, and so their checksums, stay as they are):
+    after a change of the renderer's look, which moves the figures without any change of the model."""
+    from c2fdan_tf.data.face_renderers import renderer
+    from c2fdan_tf.evaluation.fixed_benchmark import fixed_benchmark_figures
+    from c2fdan_tf.pretrained_model import read_manifest, verify, write_manifest
+
+    manifest = verify(package_dir)
+    data = manifest["training"]["config"]["data"]
+    faces = manifest["renderer"]["faces"]
+    recorded = manifest["benchmarks"]["fixed"]
+    figures = fixed_benchmark_figures(str(Path(package_dir) / "c2fdan.keras"), seed=data["seed"], faces=faces)
+    figures["renderer"] = {"faces": faces, "version": renderer(faces).RENDERER_VERSION}
+    figures["int8_vs_keras_real_photo_db"] = recorded["int8_vs_keras_real_photo_db"]  # real photos: no renderer
+    was = recorded.get("renderer", {"faces": faces, "version": manifest["renderer"]["version"]})
+    log(f"fixed benchmark, {faces} renderer version {was['version']} -> {figures['renderer']['version']}:")
+    for name, value in figures.items():
+        if isinstance(value, float) and name in recorded:
+            log(f"  {name:<30} {recorded[name]:10.4f} -> {value:10.4f}")
+    fields = {key: value for key, value in read_manifest(package_dir).items() if key != "files"}
+    fields["benchmarks"] = {**fields["benchmarks"], "fixed": figures}
+    write_manifest(package_dir, fields)
+    return figures

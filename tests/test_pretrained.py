@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from c2fdan_tf.evaluation.fixed_benchmark import compare_figures, fixed_benchmark_figures
+from c2fdan_tf.data.face_renderers import renderer
+from c2fdan_tf.evaluation.fixed_benchmark import compare_figures
 from c2fdan_tf.models import Generator
 from c2fdan_tf.pretrained_model import PRETRAINED_DIR, PretrainedError, pretrained_path, read_manifest, verify
 from tests.commands import ROOT, assert_one_line_error
@@ -50,13 +51,24 @@ def test_the_packaged_generator_loads_in_safe_mode_and_its_int8_file_agrees_on_a
 
 
 @pytest.mark.long(minutes=0.8)
-def test_the_fixed_benchmark_gives_the_figures_of_the_manifest():
-    from c2fdan_tf.models.checkpoints import load_generator
+def test_the_fixed_benchmark_gives_the_figures_of_the_manifest(tmp_path):
+    """Recomputed the way `release.py --rerecord_fixed_benchmark` does (float32, into a copy's
+    manifest): the figures are the recorded ones and the copy's files still match their checksums."""
+    from c2fdan_tf.release import rerecord_fixed_benchmark
 
-    recorded = read_manifest()["benchmarks"]["fixed"]
-    measured = fixed_benchmark_figures(load_generator(pretrained_path("keras"), "float32"))
+    manifest = read_manifest()
+    recorded = manifest["benchmarks"]["fixed"]
+    drawn_by = renderer(recorded["renderer"]["faces"]).RENDERER_VERSION
+    assert recorded["renderer"]["version"] == drawn_by, (
+        f"the figures are of renderer version {recorded['renderer']['version']}, the faces now of {drawn_by}: "
+        "python release.py --rerecord_fixed_benchmark")
+    copy = tmp_path / "pretrained"
+    shutil.copytree(PRETRAINED_DIR, copy)
+    measured = rerecord_fixed_benchmark(copy, log=lambda line: None)
     assert measured["images"] == recorded["images"]
     assert compare_figures(measured, recorded) == []
+    rewritten = verify(copy)
+    assert rewritten["benchmarks"]["fixed"] == measured and rewritten["files"] == manifest["files"]
 
 
 def run_complete(*args, env=None):

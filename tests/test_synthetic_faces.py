@@ -203,7 +203,7 @@ def test_v2_identities_keep_their_look_and_span_what_faces_look_like():
     assert {int(p["hair_style"]) for p in people} == set(range(len(synthetic_faces_v2.HAIR_STYLES)))
     assert {int(p["beard_kind"]) for p in people} == {0, 1, 2, 3}
     glasses = np.mean([(p["glasses_owner"] * v["glasses"] + v["other_glasses"]) > 0 for p, v in zip(people, images)])
-    assert 0.2 < glasses < 0.45 and 0.06 < np.mean([v["hat"] for v in images]) < 0.2
+    assert 0.2 < glasses < 0.45 and 0.12 < np.mean([v["hat"] for v in images]) < 0.3
     assert 0.03 < np.mean([v["grayscale"] for v in images]) < 0.12
 
 
@@ -214,3 +214,35 @@ def test_v1_and_v2_caches_are_apart_and_an_unknown_renderer_is_named(tmp_path):
     np.testing.assert_array_equal(one.images, synthetic_faces.render_faces(0, [10_000_000, 10_000_001], [0, 0]))
     with pytest.raises(ValueError, match="Unknown face renderer 'v3'; choose from v1, v2"):
         synthetic_face_source("eval", 2, 1, cache_dir=tmp_path, faces="v3")
+
+
+def test_v2_hats_cover_the_head_above_the_brows_and_leave_the_face_below_alone(monkeypatch):
+    """Each hat kind drawn on the same images, camera held still: pixels change only above the
+    eyes (the hat, its badge, and the shade of a brim or visor on the forehead), a uniform's peaked
+    cap is wider than the face at the top of the image, and the drawn hats reach down to where
+    the variation says their lower edge is."""
+    _plain_v2(monkeypatch, eye_shadow=0.0)
+    identities, indices = [10_000_000 + i for i in range(6)], [1] * 6
+    bare = synthetic_faces_v2.render_faces(0, identities, indices).astype(np.int16)
+    eyes_y = synthetic_faces_v2.known_landmarks(0, identities, indices)[:, :2, 1].min(axis=1)
+    for kind, name in enumerate(synthetic_faces_v2.HAT_KINDS):
+        line = 30.0
+        hatted = synthetic_faces_v2.render_faces(0, identities, indices, [{"hat": 1.0, "hat_kind": float(kind),
+                                                                           "hat_line": line}] * 6).astype(np.int16)
+        changed = np.abs(hatted - bare).max(axis=-1) > 8
+        for face, eye_y, bare_face in zip(changed, eyes_y, bare):
+            rows = np.nonzero(face.any(axis=1))[0]
+            assert rows.max() < eye_y - 2, (name, rows.max(), eye_y)  # the eyes and all below untouched
+            assert rows.max() > line - 6, (name, rows.max())  # down to about the hat's edge (rotation <= 4 deg)
+            top = np.nonzero(face[8])[0]
+            if name == "peaked":  # a crown wider than the face outline (the head is ~ 70 px wide)
+                assert top.max() - top.min() > 76, (name, top.min(), top.max())
+
+
+def test_v2_draws_hats_of_every_kind_and_clothing_of_every_kind():
+    images = [synthetic_faces_v2.image_variation(0, i, j) for i in range(200) for j in range(2)]
+    worn = [v for v in images if v["hat"]]
+    assert 0.15 < len(worn) / len(images) < 0.3
+    assert {int(v["hat_kind"]) for v in worn} == set(range(len(synthetic_faces_v2.HAT_KINDS)))
+    assert all(v["hat_line"] < 35.0 for v in worn)  # above the brows (~40)
+    assert {int(v["clothing_kind"]) for v in images} == {0, 1, 2}

@@ -15,9 +15,11 @@ What changes is the look:
   lash line and crease; brows as strands; lips shaded with a highlight; teeth when open;
 - hair as strand texture with a sheen in several styles; stubble, beards, moustaches;
 - accessories that are *not* occlusions (they are part of the clean face): glasses (thin or
-  thick frames, clear, tinted or sun lenses with a reflection), hats (caps, beanies), earrings;
+  thick frames, clear, tinted or sun lenses with a reflection), hats (caps, beanies, uniforms'
+  peaked caps with badges, brimmed hats; revision 3), earrings;
 - backgrounds: blurred crops of scikit-image's CC0 / public-domain sample photos (the same
-  ones the object occluders use; never a face) or procedural ones; shoulders in clothing;
+  ones the object occluders use; never a face) or procedural ones; shoulders in clothing (plain,
+  striped, with a patch);
 - a camera: blur, noise, colour cast, contrast, JPEG, sometimes grayscale.
 
 Positions are in OpenCV's pixel convention (pixel n's centre at n), the one `inference.alignment`
@@ -39,7 +41,7 @@ import numpy as np
 from c2fdan_tf.data.synthetic_faces import _Batch, _coverage, _ellipse_distance, _paint, _segment_distance, _stack
 from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE, LANDMARKS
 
-RENDERER_VERSION = 2  # bump when the look changes: caches are keyed by it
+RENDERER_VERSION = 3  # bump when the look changes: caches are keyed by it
 HAIR_STYLES = ("short", "long", "receding", "fringe", "curly", "buzz", "bob")
 _CX = 56.0
 _EYES = (LANDMARKS["left_eye"], LANDMARKS["right_eye"])
@@ -57,6 +59,12 @@ _HAIR_COLOURS = np.array([[0.05, 0.04, 0.04], [0.14, 0.09, 0.06], [0.30, 0.19, 0
                           [0.85, 0.85, 0.86]])
 _IRIS_COLOURS = np.array([[0.28, 0.16, 0.07], [0.14, 0.08, 0.04], [0.25, 0.45, 0.72], [0.42, 0.60, 0.80],
                           [0.30, 0.48, 0.25], [0.48, 0.38, 0.17], [0.48, 0.52, 0.58]])
+# Hats: a cap with a brim, a knit beanie, a uniform's peaked cap (a wide crown, a band, a visor), a
+# hat with a brim all round; the rows their lower edge may be at (the brows are at ~40).
+HAT_KINDS = ("cap", "beanie", "peaked", "brimmed")
+_HAT_LINES = ((14.0, 33.0), (12.0, 30.0), (22.0, 34.0), (14.0, 30.0))
+_BADGE_COLOURS = np.array([[0.90, 0.74, 0.30], [0.85, 0.85, 0.88], [0.80, 0.15, 0.12], [0.95, 0.95, 0.95],
+                           [0.20, 0.35, 0.80]])
 _PROP_COLOURS = np.array([[0.05, 0.05, 0.05], [0.35, 0.22, 0.12], [0.75, 0.72, 0.68], [0.70, 0.55, 0.25],
                           [0.15, 0.20, 0.45], [0.55, 0.10, 0.10], [0.85, 0.85, 0.85], [0.20, 0.35, 0.20]])
 
@@ -119,7 +127,7 @@ def image_variation(seed, identity, index):
     rng = np.random.default_rng((seed, identity, index, 21))
     elevation = rng.uniform(0.35, 1.2)
     azimuth = rng.uniform(0, 2 * np.pi)
-    return {
+    variation = {
         "smile": rng.uniform(-0.3, 1.0), "mouth_open": 0.0 if rng.uniform() < 0.65 else rng.uniform(0.3, 1.0),
         "eye_open": 0.12 if rng.uniform() < 0.06 else rng.uniform(0.75, 1.05),
         "gaze_x": rng.uniform(-1.0, 1.0), "gaze_y": rng.uniform(-0.4, 0.4), "brow_raise": rng.uniform(-0.5, 2.0),
@@ -139,6 +147,22 @@ def image_variation(seed, identity, index):
         "brightness": rng.uniform(0.85, 1.12), "tint": 1.0 + rng.normal(0, 0.04, 3),
         "jpeg": float(rng.integers(30, 96)) if rng.uniform() < 0.5 else 0.0, "grayscale": float(rng.uniform() < 0.07),
     }
+    # Revision 3 draws after the above (which keep their values): more hats, four kinds, worn as
+    # low as the brows; uniform caps with a badge; clothing up to the shoulders, with patches.
+    kind = int(rng.choice(len(HAT_KINDS), p=[0.3, 0.2, 0.3, 0.2]))
+    variation.update({
+        "hat": float(variation["hat"] or rng.uniform() < 0.1), "hat_kind": float(kind),
+        "hat_line": rng.uniform(*_HAT_LINES[kind]), "hat_flare": rng.uniform(2.0, 12.0),
+        "hat_top": rng.uniform(-20.0, 6.0), "visor": rng.uniform(3.0, 7.0), "brim_width": rng.uniform(8.0, 30.0),
+        "badge": float(kind in (0, 2) and rng.uniform() < 0.7),
+        "badge_colour": _BADGE_COLOURS[rng.integers(len(_BADGE_COLOURS))] * rng.uniform(0.8, 1.15),
+        "badge_size": rng.uniform(4.0, 18.0), "badge_pattern": rng.uniform(0.5, 1.6, 3),
+        "shoulder_top": rng.uniform(86.0, 106.0), "shoulder_width": rng.uniform(60.0, 95.0),
+        "clothing_kind": float(rng.choice(3, p=[0.6, 0.2, 0.2])), "stripe": rng.uniform(2.0, 6.0),
+        "patch": rng.uniform(0.0, 1.0, (2, 3)), "patch_x": rng.choice([-1.0, 1.0]) * rng.uniform(30.0, 50.0),
+        "visor_leaves": float(kind == 2 and rng.uniform() < 0.5),
+    })
+    return variation
 
 
 # ------------------------------------------------------------------ geometry
@@ -368,7 +392,7 @@ def _eye(y, x, ex, ey, p, v):
 # scale, shift, parallax), so their arithmetic runs on a band instead of the whole image.
 FOREHEAD_ROWS, HAT_ROWS, EYE_ROWS = slice(0, 48), slice(0, 50), slice(24, 72)
 CHEEK_ROWS, NOSTRIL_ROWS, MOUTH_ROWS = slice(28, 100), slice(62, 86), slice(72, 112)
-SHOULDER_ROWS, NECK_ROWS, EAR_ROWS, BEARD_ROWS = slice(80, 112), slice(64, 112), slice(40, 92), slice(64, 112)
+SHOULDER_ROWS, NECK_ROWS, EAR_ROWS, BEARD_ROWS = slice(76, 112), slice(64, 112), slice(40, 92), slice(64, 112)
 
 
 def _band(rows, y, x):
@@ -512,11 +536,18 @@ def render_faces(seed, identities, indices, changes=None):
     pores, blotches, freckles, strands, brow_strands, stubble = (textures[..., k] for k in range(6))
     image = np.stack([_background(v, n) for n in range(batch)])
 
-    # Shoulders in clothing, the neck (shadowed under the jaw), the ears (and earrings).
+    # Shoulders in clothing (plain, striped, or with a round patch on one side), the neck
+    # (shadowed under the jaw), the ears (and earrings).
     b, yb, xb = _band(SHOULDER_ROWS, y, x)
-    shoulders = _coverage(_ellipse_distance(yb, xb, 150.0, _CX, 48.0, 66.0), s)
-    cloth = v.clothing * (0.85 + 0.15 * np.clip(1 - np.abs(xb - _CX) / 70.0, 0, 1))[..., None]
+    shoulders = _coverage(_ellipse_distance(yb, xb, v.shoulder_top + 48.0, _CX, 48.0, v.shoulder_width), s)
+    stripes = np.where(v.clothing_kind == 1, 0.8 + 0.2 * np.sign(np.sin(np.pi * (xb + 0.4 * yb) / v.stripe)), 1.0)
+    cloth = v.clothing * (stripes * (0.85 + 0.15 * np.clip(1 - np.abs(xb - _CX) / 70.0, 0, 1)))[..., None]
     _paint(image[:, b], cloth * (1 + 0.05 * pores[:, b, :, None]), shoulders)
+    if (v.clothing_kind == 2).any():
+        patch_d = _ellipse_distance(yb, xb, v.shoulder_top + 15.0, _CX + v.patch_x, 5.5, 5.5)
+        worn = shoulders * (v.clothing_kind == 2)
+        _paint(image[:, b], v.patch[..., 0, :], _coverage(patch_d, s) * worn)
+        _paint(image[:, b], v.patch[..., 1, :], _coverage(patch_d + 2.0, s) * worn)
     lit = v.light_colour * (1.0 + 0.25 * v.light[..., :1] * np.clip((x - _CX) / 60.0, -1, 1)[..., None])
     b, yb, xb = _band(NECK_ROWS, y, x)
     neck_d = np.maximum(np.abs(xb - _CX) - p.face_rx * 0.55, p.face_cy + p.face_ry * 0.45 - yb)
@@ -603,16 +634,38 @@ def render_faces(seed, identities, indices, changes=None):
     sheen = 1.0 + 0.35 * _gauss((y - p.face_cy + p.face_ry * 0.72) ** 2, 4.0) * np.clip(strands, 0, 2)
     image = _paint(image, hair_colour * (sheen * (0.8 + 0.2 * shade))[..., None], hair_alpha)
 
-    # A hat (a cap with a brim and its shadow, or a knit beanie), above the brows.
+    # A hat above the brows: a cap (a brim, often a badge), a knit beanie, a uniform's peaked cap
+    # (a crown wider than the head up to the top of the image, a dark band, a glossy visor, a
+    # badge) or a hat with a brim all round; brims and visors shade the forehead.
     if v.hat.any():
         b, yb, xb = _band(HAT_ROWS, y, x)
-        hat_d = np.maximum(outline_d[:, b] - 2.0, yb - v.hat_line)
-        knit = np.where(v.hat_kind == 1, 0.85 + 0.15 * np.sin(1.6 * xb) * np.sin(0.9 * yb), 1.0 + 0.05 * pores[:, b])
+        kind, line, across = v.hat_kind, v.hat_line, np.abs(xb - _CX)
+        crown_width = p.face_rx + 1.0 + v.hat_flare * np.clip((line - yb) / 18.0, 0.0, 1.0)
+        peaked_d = np.maximum(np.maximum(across - crown_width, yb - line), v.hat_top - yb)
+        hat_d = np.where(kind == 2, peaked_d, np.maximum(outline_d[:, b] - 2.0, yb - line))
+        knit = np.where(kind == 1, 0.85 + 0.15 * np.sin(1.6 * xb) * np.sin(0.9 * yb), 1.0 + 0.05 * pores[:, b])
         _paint(image[:, b], v.hat_colour * (knit * (0.8 + 0.2 * shade[:, b]))[..., None], _coverage(hat_d, s) * v.hat)
-        brim = np.maximum(np.abs(yb - v.hat_line - 1.5) - 2.0, np.abs(xb - _CX) - p.face_rx - 4.0)
-        _paint(image[:, b], v.hat_colour * 0.6, _coverage(brim, s) * v.hat * (v.hat_kind == 0))
-        brim_shadow = face[:, b] * _smoothstep((v.hat_line + 12.0 - yb) / 8.0) * (yb > v.hat_line) * v.hat * (v.hat_kind == 0)
+        band = np.maximum(np.abs(yb - line + 3.5) - 2.5, across - crown_width)
+        _paint(image[:, b], v.hat_colour * 0.35, _coverage(band, s) * v.hat * (kind == 2))
+        visor = np.maximum(_ellipse_distance(yb, xb, line, _CX, v.visor, p.face_rx * 0.8), line - yb)
+        gloss = 0.07 + 0.3 * _gauss((yb - line - 0.35 * v.visor) ** 2, 0.8) * _gauss(across ** 2, 14.0)
+        _paint(image[:, b], np.repeat(gloss[..., None], 3, axis=-1), _coverage(visor, s) * v.hat * (kind == 2))
+        brim = np.where(kind == 3, np.maximum(np.abs(yb - line - 1.0 - 0.002 * across ** 2) - 2.0,
+                                              across - p.face_rx - v.brim_width),
+                        np.maximum(np.abs(yb - line - 1.5) - 2.0, across - p.face_rx - 4.0))
+        _paint(image[:, b], v.hat_colour * 0.6, _coverage(brim, s) * v.hat * ((kind == 0) | (kind == 3)))
+        brim_shadow = face[:, b] * _smoothstep((line + 12.0 - yb) / 8.0) * (yb > line) * v.hat * (kind != 1)
         _paint(image[:, b], np.zeros(3), 0.35 * brim_shadow)
+        if v.badge.any() or v.visor_leaves.any():
+            # A badge above the band, and on some peaked caps embroidered leaves along the visor: a
+            # symmetric motif in the badge's colour, lit from above.
+            badge_y = line - 6.0 - 0.55 * v.badge_size
+            motif = (np.sin(v.badge_pattern[..., 0] * across * 1.3) * np.cos(v.badge_pattern[..., 1] * (yb - badge_y))
+                     + 0.6 * np.sin(v.badge_pattern[..., 2] * (across + yb)))
+            badge = _coverage(_ellipse_distance(yb, xb, badge_y, _CX, 0.6 * v.badge_size, v.badge_size), s) * v.badge
+            leaves = _coverage(np.maximum(visor + 0.8, yb - line - 0.6 * v.visor), s) * v.visor_leaves
+            lit_badge = v.badge_colour * (0.75 + 0.35 * np.clip(badge_y - yb, -3, 3) / 3.0)[..., None]
+            _paint(image[:, b], lit_badge, np.maximum(badge, leaves) * np.clip(2.5 * (motif + 0.1), 0, 1) * v.hat)
 
     b = EYE_ROWS
     _glasses(image[:, b], y[:, b], x[:, b], shade[:, b], p, v, s)
