@@ -147,8 +147,8 @@ def image_variation(seed, identity, index):
         "brightness": rng.uniform(0.85, 1.12), "tint": 1.0 + rng.normal(0, 0.04, 3),
         "jpeg": float(rng.integers(30, 96)) if rng.uniform() < 0.5 else 0.0, "grayscale": float(rng.uniform() < 0.07),
     }
-    # Revision 3 draws after the above (which keep their values): more hats, four kinds, worn as
-    # low as the brows; uniform caps with a badge; clothing up to the shoulders, with patches.
+    # Revision 3 draws after the above, which keep their values but the hat's: more hats, four
+    # kinds, worn as low as the brows; uniform caps with a badge; clothing up to the shoulders.
     kind = int(rng.choice(len(HAT_KINDS), p=[0.3, 0.2, 0.3, 0.2]))
     variation.update({
         "hat": float(variation["hat"] or rng.uniform() < 0.1), "hat_kind": float(kind),
