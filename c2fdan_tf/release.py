@@ -179,8 +179,6 @@ def package_release(config, workdir, package_dir, totals, log=print):
     import shutil
     import tempfile
 
-    from c2fdan_tf.data.face_renderers import renderer
-    from c2fdan_tf.evaluation.fixed_benchmark import fixed_benchmark_figures
     from c2fdan_tf.export.calibration import occluded_faces
     from c2fdan_tf.export.exporter import export_artifacts
     from c2fdan_tf.models.architecture_version import ARCHITECTURE_VERSION
@@ -206,8 +204,7 @@ def package_release(config, workdir, package_dir, totals, log=print):
         for name in EXPORTED_FILES:
             (shutil.copytree if (export_dir / name).is_dir() else shutil.copy2)(export_dir / name, staging / name)
         log("=== the fixed benchmark (float32) ===")
-        figures = fixed_benchmark_figures(str(staging / "c2fdan.keras"), seed=seed, faces=faces)
-        figures["renderer"] = {"faces": faces, "version": renderer(faces).RENDERER_VERSION}
+        figures = _fixed_benchmark(staging / "c2fdan.keras", seed, faces)
         figures["int8_vs_keras_real_photo_db"] = real_photo_agreement(staging / "c2fdan.keras",
                                                                       staging / "c2fdan_int8.tflite")
         log("  " + _figures_line(figures))
@@ -231,7 +228,7 @@ def package_release(config, workdir, package_dir, totals, log=print):
             "commit": _commit(),  # of the packaging; the training's, per run of the command, below
             "training_commits": sorted({entry.get("commit", "not recorded")
                                         for entry in _invocations(workdir / "wall_time.json")}),
-            "renderer": {"faces": faces, "version": renderer(faces).RENDERER_VERSION},
+            "renderer": _renderer_record(faces),
             "occlusions": {"mix": config.data.occluders, "face_texture": config.data.face_texture},
             "int8": exported["artifacts"]["tflite_int8"].get("int8_decision"),
             "benchmarks": {"fixed": figures},
@@ -251,31 +248,41 @@ def package_release(config, workdir, package_dir, totals, log=print):
     return manifest
 
 
+def _renderer_record(faces):
+    from c2fdan_tf.data.face_renderers import renderer
+
+    return {"faces": faces, "version": renderer(faces).RENDERER_VERSION}
+
+
+def _fixed_benchmark(keras_path, seed, faces):
+    """The fixed benchmark's figures of a packaged .keras file (float32), with the renderer that
+    drew its faces."""
+    from c2fdan_tf.evaluation.fixed_benchmark import fixed_benchmark_figures
+
+    return {**fixed_benchmark_figures(str(keras_path), seed=seed, faces=faces), "renderer": _renderer_record(faces)}
+
+
 def _figures_line(figures):
-    return ", ".join(f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float))
+    return ", ".join(f"{k} {v:.4f}" for k, v in figures.items() if not isinstance(v, dict))
 
 
 def rerecord_fixed_benchmark(package_dir, log=print):
     """Measures the packaged model on the fixed benchmark as the current renderer draws it and
     writes the figures into its manifest (the files, and so their checksums, stay as they are):
     after a change of the renderer's look, which moves the figures without any change of the model."""
-    from c2fdan_tf.data.face_renderers import renderer
-    from c2fdan_tf.evaluation.fixed_benchmark import fixed_benchmark_figures
-    from c2fdan_tf.pretrained_model import read_manifest, verify, write_manifest
+    from c2fdan_tf.pretrained_model import verify, write_manifest
 
     manifest = verify(package_dir)
-    data = manifest["training"]["config"]["data"]
     faces = manifest["renderer"]["faces"]
     recorded = manifest["benchmarks"]["fixed"]
-    figures = fixed_benchmark_figures(str(Path(package_dir) / "c2fdan.keras"), seed=data["seed"], faces=faces)
-    figures["renderer"] = {"faces": faces, "version": renderer(faces).RENDERER_VERSION}
+    figures = _fixed_benchmark(Path(package_dir) / "c2fdan.keras", manifest["training"]["config"]["data"]["seed"], faces)
     figures["int8_vs_keras_real_photo_db"] = recorded["int8_vs_keras_real_photo_db"]  # real photos: no renderer
     was = recorded.get("renderer", {"faces": faces, "version": manifest["renderer"]["version"]})
     log(f"fixed benchmark, {faces} renderer version {was['version']} -> {figures['renderer']['version']}:")
     for name, value in figures.items():
         if isinstance(value, float) and name in recorded:
             log(f"  {name:<30} {recorded[name]:10.4f} -> {value:10.4f}")
-    fields = {key: value for key, value in read_manifest(package_dir).items() if key != "files"}
+    fields = {key: value for key, value in manifest.items() if key != "files"}
     fields["benchmarks"] = {**fields["benchmarks"], "fixed": figures}
     write_manifest(package_dir, fields)
     return figures

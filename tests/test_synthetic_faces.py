@@ -225,12 +225,12 @@ def test_v2_hats_cover_the_head_above_the_brows_and_leave_the_face_below_alone(m
     identities, indices = [10_000_000 + i for i in range(6)], [1] * 6
     bare = synthetic_faces_v2.render_faces(0, identities, indices).astype(np.int16)
     eyes_y = synthetic_faces_v2.known_landmarks(0, identities, indices)[:, :2, 1].min(axis=1)
+    line = 30.0
     for kind, name in enumerate(synthetic_faces_v2.HAT_KINDS):
-        line = 30.0
         hatted = synthetic_faces_v2.render_faces(0, identities, indices, [{"hat": 1.0, "hat_kind": float(kind),
                                                                            "hat_line": line}] * 6).astype(np.int16)
         changed = np.abs(hatted - bare).max(axis=-1) > 8
-        for face, eye_y, bare_face in zip(changed, eyes_y, bare):
+        for face, eye_y in zip(changed, eyes_y):
             rows = np.nonzero(face.any(axis=1))[0]
             assert rows.max() < eye_y - 2, (name, rows.max(), eye_y)  # the eyes and all below untouched
             assert rows.max() > line - 6, (name, rows.max())  # down to about the hat's edge (rotation <= 4 deg)
