@@ -237,6 +237,42 @@ def test_v2_hats_cover_the_head_above_the_brows_and_leave_the_face_below_alone(m
             top = np.nonzero(face[8])[0]
             if name == "peaked":  # a crown wider than the face outline (the head is ~ 70 px wide)
                 assert top.max() - top.min() > 76, (name, top.min(), top.max())
+    # Gold leaves across a peaked cap's crown (revision 4): drawn above the band (rows line - 6 to line - 1), gold.
+    peaked = {"hat": 1.0, "hat_kind": 2.0, "hat_line": line, "badge": 0.0, "visor_leaves": 0.0}
+    plain_cap = synthetic_faces_v2.render_faces(0, identities, indices, [{**peaked, "crown_leaves": 0.0}] * 6)
+    leaves = synthetic_faces_v2.render_faces(0, identities, indices, [{**peaked, "crown_leaves": 1.0,
+                                                                       "crown_leaves_width": 20.0}] * 6)
+    change = np.abs(leaves.astype(np.int16) - plain_cap).max(axis=-1)
+    for face, drawn in zip(change, leaves.astype(np.float32) / 255.0):
+        rows, cols = np.nonzero(face > 8)
+        assert rows.size > 30 and rows.max() < line - 4 and rows.min() > line - 22, (rows.min(), rows.max())
+        assert np.abs(cols - 56).max() < 24, cols  # within the leaves' half-width (20 px) and the roll
+        fully = drawn.reshape(-1, 3)[np.argsort(face.ravel())[-10:]]  # the most changed: the leaves' own colour
+        assert (fully[:, 0] > fully[:, 2] + 0.3).all(), fully  # gold: red well above blue
+
+
+def test_v2_side_props_and_light_backdrops_stay_behind_the_head(monkeypatch):
+    """Revision 4: a pole, a flag's edge or a door frame changes only the background's columns near
+    the side it is drawn at, never the face; a light studio backdrop is light and nearly grey."""
+    _plain_v2(monkeypatch)
+    identities, indices = [10_000_000 + i for i in range(9)], [2] * 9
+    props = [{"side_prop": 1.0, "side_prop_kind": float(k % 3), "side_prop_side": 1.0 if k % 2 else -1.0,
+              "side_prop_x": 4.0, "side_prop_width": 6.0, "side_prop_colour": np.array([0.9, 0.1, 0.1]),
+              "background_kind": 2.0, "light_backdrop": 0.0} for k in range(9)]
+    on = synthetic_faces_v2.render_faces(0, identities, indices, props).astype(np.int16)
+    reference = synthetic_faces_v2.render_faces(0, identities, indices, [{**d, "side_prop": 0.0} for d in props])
+    for k, (with_prop, without) in enumerate(zip(on, reference.astype(np.int16))):
+        cols = np.nonzero((np.abs(with_prop - without).max(axis=-1) > 8).any(axis=0))[0]
+        assert cols.size > 0, k  # the prop shows somewhere beside the head
+        reach = 4 + 6 + 3 + 2  # the frame's second moulding ends 15 px from the edge
+        assert (cols > 111 - reach).all() if k % 2 else (cols < reach).all(), (k, cols)
+    light = synthetic_faces_v2.render_faces(0, identities, indices, [
+        {"side_prop": 0.0, "background_kind": 2.0, "light_backdrop": 1.0, "backdrop_tone": 0.9}] * 9) / 255.0
+    corners = np.concatenate([light[:, :10, :10], light[:, :10, -10:]], axis=1).reshape(9, -1, 3)
+    brightest = np.argsort(corners.mean(-1), axis=1)[:, -40:]  # hair may reach a corner: these are backdrop
+    backdrop = np.take_along_axis(corners, brightest[..., None], axis=1).mean(axis=1)
+    assert (backdrop.mean(axis=1) > 0.6).all(), backdrop
+    assert (backdrop.max(axis=1) - backdrop.min(axis=1) < 0.1).all(), backdrop  # nearly grey
 
 
 def test_v2_draws_hats_of_every_kind_and_clothing_of_every_kind():
@@ -246,3 +282,11 @@ def test_v2_draws_hats_of_every_kind_and_clothing_of_every_kind():
     assert {int(v["hat_kind"]) for v in worn} == set(range(len(synthetic_faces_v2.HAT_KINDS)))
     assert all(v["hat_line"] < 35.0 for v in worn)  # above the brows (~40)
     assert {int(v["clothing_kind"]) for v in images} == {0, 1, 2}
+    # Revision 4: side props of every kind on about 30 %, plain backdrops on about 28 %, half light.
+    assert 0.22 < np.mean([v["side_prop"] for v in images]) < 0.38
+    assert {int(v["side_prop_kind"]) for v in images if v["side_prop"]} == set(range(len(synthetic_faces_v2.SIDE_PROPS)))
+    studio = [v for v in images if v["background_kind"] == 2]
+    assert 0.2 < len(studio) / len(images) < 0.36 and 0.35 < np.mean([v["light_backdrop"] for v in studio]) < 0.65
+    peaked = [v for v in images if v["hat_kind"] == 2]  # drawn for every image, worn by those with a hat
+    assert 0.45 < np.mean([v["crown_leaves"] for v in peaked]) < 0.75
+    assert not any(v["crown_leaves"] for v in images if v["hat_kind"] != 2)

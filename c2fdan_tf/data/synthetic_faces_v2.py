@@ -16,10 +16,11 @@ What changes is the look:
 - hair as strand texture with a sheen in several styles; stubble, beards, moustaches;
 - accessories that are *not* occlusions (they are part of the clean face): glasses (thin or
   thick frames, clear, tinted or sun lenses with a reflection), hats (caps, beanies, uniforms'
-  peaked caps with badges, brimmed hats; revision 3), earrings;
+  peaked caps with badges and gold leaves on the crown, brimmed hats; revisions 3 and 4), earrings;
 - backgrounds: blurred crops of scikit-image's CC0 / public-domain sample photos (the same
   ones the object occluders use; never a face) or procedural ones; shoulders in clothing (plain,
-  striped, with a patch);
+  striped, with a patch); plain studio backdrops, often light (revision 4), and props at one
+  side behind the head: a pole, a flag's edge with a fringe, a door frame (revision 4);
 - a camera: blur, noise, colour cast, contrast, JPEG, sometimes grayscale.
 
 Positions are in OpenCV's pixel convention (pixel n's centre at n), the one `inference.alignment`
@@ -41,7 +42,7 @@ import numpy as np
 from c2fdan_tf.data.synthetic_faces import _Batch, _coverage, _ellipse_distance, _paint, _segment_distance, _stack
 from c2fdan_tf.face_template import FACE_ELLIPSE, IMAGE_SIZE, LANDMARKS
 
-RENDERER_VERSION = 3  # bump when the look changes: caches are keyed by it
+RENDERER_VERSION = 4  # bump when the look changes: caches are keyed by it
 HAIR_STYLES = ("short", "long", "receding", "fringe", "curly", "buzz", "bob")
 _CX = 56.0
 _EYES = (LANDMARKS["left_eye"], LANDMARKS["right_eye"])
@@ -62,6 +63,9 @@ _IRIS_COLOURS = np.array([[0.28, 0.16, 0.07], [0.14, 0.08, 0.04], [0.25, 0.45, 0
 # Hats: a cap with a brim, a knit beanie, a uniform's peaked cap (a wide crown, a band, a visor), a
 # hat with a brim all round; the rows their lower edge may be at (the brows are at ~40).
 HAT_KINDS = ("cap", "beanie", "peaked", "brimmed")
+# Props at one side of the image behind the head (revision 4): a pole (a lit cylinder),
+# the edge of a flag (a folded field of the prop's colour with a gold fringe), a door frame.
+SIDE_PROPS = ("pole", "flag", "frame")
 _HAT_LINES = ((14.0, 33.0), (12.0, 30.0), (22.0, 34.0), (14.0, 30.0))
 _BADGE_COLOURS = np.array([[0.90, 0.74, 0.30], [0.85, 0.85, 0.88], [0.80, 0.15, 0.12], [0.95, 0.95, 0.95],
                            [0.20, 0.35, 0.80]])
@@ -161,6 +165,18 @@ def image_variation(seed, identity, index):
         "clothing_kind": float(rng.choice(3, p=[0.6, 0.2, 0.2])), "stripe": rng.uniform(2.0, 6.0),
         "patch": rng.uniform(0.0, 1.0, (2, 3)), "patch_x": rng.choice([-1.0, 1.0]) * rng.uniform(30.0, 50.0),
         "visor_leaves": float(kind == 2 and rng.uniform() < 0.5),
+    })
+    # Revision 4 draws after revision 3's, which keep their values but the background kind's:
+    # more plain studio backdrops, half of them light and neutral (passport and press photos);
+    # a prop at one side behind the head (a pole, a flag's edge with a fringe, a door frame);
+    # on uniforms' peaked caps, often gold leaves embroidered across the crown.
+    variation.update({
+        "background_kind": 2.0 if rng.uniform() < 0.15 else variation["background_kind"],
+        "light_backdrop": float(rng.uniform() < 0.5), "backdrop_tone": rng.uniform(0.7, 0.97),
+        "side_prop": float(rng.uniform() < 0.3), "side_prop_kind": float(rng.integers(len(SIDE_PROPS))),
+        "side_prop_x": rng.uniform(0.0, 22.0), "side_prop_width": rng.uniform(2.0, 7.0),
+        "side_prop_side": rng.choice([-1.0, 1.0]), "side_prop_colour": rng.uniform(0.05, 0.95, 3),
+        "crown_leaves": float(kind == 2 and rng.uniform() < 0.6), "crown_leaves_width": rng.uniform(12.0, 30.0),
     })
     return variation
 
@@ -336,9 +352,41 @@ def _background(v, n):
         blobs = cv2.GaussianBlur(rng.standard_normal((IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32), (0, 0), 9.0)
         image = a + (b - a) * t + 0.6 * blobs[..., None] * rng.uniform(0.5, 1.5, 3)
     else:
+        if v.light_backdrop[n, 0, 0] > 0:  # a light, nearly neutral studio backdrop
+            a = v.backdrop_tone[n, 0, 0] * (1 + rng.normal(0, 0.03, 3))
+            b = a * rng.uniform(0.8, 1.0)
         image = a + 0.15 * (b - a) * t
         image = image * (1 - 0.5 * (grid[:, None] ** 2 + grid[None, :] ** 2))[..., None]
     return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _side_prop(image, v, n):
+    """Revision 4: a pole, a flag's edge or a door frame at one side of the background, in place."""
+    if v.side_prop[n, 0, 0] <= 0:
+        return
+    kind, colour = SIDE_PROPS[int(v.side_prop_kind[n, 0, 0])], v.side_prop_colour[n, 0, 0]
+    edge, width = v.side_prop_x[n, 0, 0], v.side_prop_width[n, 0, 0]
+    column = np.arange(IMAGE_SIZE, dtype=np.float32)
+    if v.side_prop_side[n, 0, 0] > 0:
+        column = column[::-1]  # measured from the right edge
+    row = np.arange(IMAGE_SIZE, dtype=np.float32)[:, None]
+    if kind == "pole":  # a cylinder lit from the front: bright along its middle
+        across = (column - edge) / (width / 2.0) - 1.0
+        layers = [(colour * (0.55 + 0.6 * np.sqrt(np.clip(1 - across ** 2, 0, 1))[:, None])[None],
+                   np.clip((1.0 - np.abs(across)) * width / 2.0 + 0.5, 0, 1)[None, :])]
+    elif kind == "flag":  # the folded field up to `edge`, then a gold fringe `width` wide
+        folds = 0.8 + 0.2 * np.sin(row * 0.35 + column * 0.15)
+        threads = 0.75 + 0.25 * np.sin(row * 1.9 + 0.5 * column)
+        layers = [(colour * folds[..., None], np.broadcast_to(column < edge, folds.shape)),
+                  (np.array([0.85, 0.68, 0.3]) * threads[..., None],
+                   np.broadcast_to((column >= edge) & (column < edge + width), folds.shape))]
+    else:  # a door frame: two parallel mouldings 2 px wide, lit from one side
+        layers = [(colour * (0.8 + 0.3 * (column - edge - offset - 1.0))[None, :, None],
+                   np.broadcast_to((column >= edge + offset) & (column < edge + offset + 2.0), (IMAGE_SIZE, IMAGE_SIZE)))
+                  for offset in (0.0, width + 3.0)]
+    for colour_field, alpha in layers:
+        alpha = np.asarray(alpha, np.float32)[..., None]
+        image[:] = image * (1 - alpha) + colour_field * alpha
 
 
 def _rounded_box_distance(y, x, cy, cx, half_h, half_w, radius):
@@ -535,6 +583,8 @@ def render_faces(seed, identities, indices, changes=None):
                          for n, q in enumerate(params)])
     pores, blotches, freckles, strands, brow_strands, stubble = (textures[..., k] for k in range(6))
     image = np.stack([_background(v, n) for n in range(batch)])
+    for n in range(batch):
+        _side_prop(image[n], v, n)
 
     # Shoulders in clothing (plain, striped, or with a round patch on one side), the neck
     # (shadowed under the jaw), the ears (and earrings).
@@ -666,6 +716,14 @@ def render_faces(seed, identities, indices, changes=None):
             leaves = _coverage(np.maximum(visor + 0.8, yb - line - 0.6 * v.visor), s) * v.visor_leaves
             lit_badge = v.badge_colour * (0.75 + 0.35 * np.clip(badge_y - yb, -3, 3) / 3.0)[..., None]
             _paint(image[:, b], lit_badge, np.maximum(badge, leaves) * np.clip(2.5 * (motif + 0.1), 0, 1) * v.hat)
+        if v.crown_leaves.any():
+            # Revision 4: gold leaves embroidered across a peaked cap's crown, above its band.
+            leaf_y = line - 12.0  # above the band (rows line - 6 to line - 1)
+            sprigs = np.sin(0.9 * across + 0.7 * (yb - leaf_y)) * np.sin(1.3 * (yb - leaf_y) - 0.5 * across)
+            region = np.maximum(_ellipse_distance(yb, xb, leaf_y, _CX, 5.5, v.crown_leaves_width), peaked_d + 1.0)
+            gold = np.array([0.88, 0.72, 0.32]) * (0.7 + 0.4 * np.clip(leaf_y - yb + 3.0, 0, 6) / 6.0)[..., None]
+            _paint(image[:, b], gold, _coverage(region, s) * np.clip(3.0 * (sprigs - 0.15), 0, 1)
+                   * v.hat * v.crown_leaves * (kind == 2))
 
     b = EYE_ROWS
     _glasses(image[:, b], y[:, b], x[:, b], shade[:, b], p, v, s)
