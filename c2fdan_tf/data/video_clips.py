@@ -123,8 +123,11 @@ class FacesClip:
         self.subtitles = default_subtitles(frames) if subtitles is None else tuple(subtitles)
         identities, indices = [seed * 10 + k for k in range(faces)], [0] * faces
         if faces:
-            self.open = render_faces(seed, identities, indices, [{"eye_open": 1.0, "mouth_open": 0.0}] * faces)
-            self.closed = render_faces(seed, identities, indices, [{"eye_open": 0.12, "mouth_open": 0.0}] * faces)
+            # The face is cut out by a feathered ellipse and pasted on the clip's own photo: revision 4's
+            # light backdrops and side props would show as a halo at its edge and move the clips' figures.
+            still = {"mouth_open": 0.0, "light_backdrop": 0.0, "side_prop": 0.0}
+            self.open = render_faces(seed, identities, indices, [{**still, "eye_open": 1.0}] * faces)
+            self.closed = render_faces(seed, identities, indices, [{**still, "eye_open": 0.12}] * faces)
             self.points = known_landmarks(seed, identities, indices)
         rng = np.random.default_rng((seed, 7))
         self.phase = rng.uniform(0, 2 * np.pi, (faces, 4))
